@@ -1,0 +1,7 @@
+"""Storefront pages."""
+
+from django.shortcuts import render
+
+
+def home(request):
+    return render(request, "catalog/home.html")

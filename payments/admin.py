@@ -1,0 +1,1 @@
+"""What staff see of this app in Django admin."""

@@ -1,0 +1,1 @@
+"""Payments: payments, refunds and provider webhooks."""

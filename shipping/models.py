@@ -1,0 +1,1 @@
+"""Shipping: warehouses, stock levels and shipments."""

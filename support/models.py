@@ -1,0 +1,1 @@
+"""Customer service: tickets and returns."""

@@ -1,0 +1,1 @@
+"""Business actions of this app; views, admin, tasks and commands call these."""

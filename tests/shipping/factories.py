@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import factory
 
-from shipping.models import ShippingMethod, Warehouse
+from shipping.models import ShippingMethod, StockLevel, Warehouse
+from tests.orders.factories import OrderLineFactory
 
 
 class WarehouseFactory(factory.django.DjangoModelFactory):
@@ -22,3 +23,22 @@ class ShippingMethodFactory(factory.django.DjangoModelFactory):
     name = "Standard"
     price = Decimal("4.90")
     free_over = None
+
+
+class StockLevelFactory(factory.django.DjangoModelFactory):
+    """A bare stock row, written past the services: for tests of the database's own rules."""
+
+    class Meta:
+        model = StockLevel
+
+    variant = factory.SubFactory("tests.catalog.factories.VariantFactory")
+    warehouse = factory.SubFactory(WarehouseFactory)
+
+
+def order_line(**fields):
+    """An order line at a whole price.
+
+    SQLite checks `line_total = unit_price * quantity` in floating point, where
+    19.99 * 5 != 99.95, so odd cents would trip the constraint there.
+    """
+    return OrderLineFactory(unit_price=Decimal("10.00"), **fields)

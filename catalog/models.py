@@ -1,8 +1,10 @@
 """Catalog: the category tree, brands, products with their variants, images and reviews."""
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -105,9 +107,15 @@ class Product(models.Model):
     # can filter and sort on them without joins or aggregates.
     min_price = models.DecimalField(_("from price"), max_digits=10, decimal_places=2, default=0)
     in_stock = models.BooleanField(_("in stock"), default=False)
-    rating_average = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
-    rating_count = models.PositiveIntegerField(default=0)
-    units_sold = models.PositiveIntegerField(default=0)
+    rating_average = models.DecimalField(
+        _("average rating"), max_digits=3, decimal_places=2, null=True, blank=True
+    )
+    rating_count = models.PositiveIntegerField(_("reviews"), default=0)
+    units_sold = models.PositiveIntegerField(_("units sold"), default=0)
+    # Title (weight A) and description (weight B) as PostgreSQL full-text lexemes, written by
+    # a database trigger (migration 0003) so bulk writes keep it right too; unused on SQLite.
+    # That migration also adds the GIN indexes for search and the best-rated sort's index.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         verbose_name = _("product")
@@ -120,6 +128,7 @@ class Product(models.Model):
             models.Index(fields=["is_active", "-rating_average"]),
             models.Index(fields=["is_active", "-units_sold"]),
             models.Index(fields=["brand", "is_active"]),
+            models.Index(fields=["is_active", "in_stock"], name="product_active_in_stock"),
         ]
 
     def __str__(self):
@@ -155,6 +164,11 @@ class Variant(models.Model):
         verbose_name = _("variant")
         verbose_name_plural = _("variants")
         ordering = ["product", "position", "pk"]
+        indexes = [
+            # SKU search ignores case (`sku__iexact`).
+            models.Index(Upper("sku"), name="variant_sku_upper"),
+            models.Index(fields=["product", "is_active", "price"], name="variant_cheapest"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(price__gte=0), name="variant_price_not_negative"),
             models.CheckConstraint(
@@ -170,6 +184,11 @@ class Variant(models.Model):
     def is_available(self):
         return self.is_active and self.stock_available > 0
 
+    @property
+    def label(self):
+        """What a shopper picks: the variant's name, else its options ("Red / M")."""
+        return self.name or " / ".join(option.value for option in self.options.all())
+
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
@@ -183,6 +202,7 @@ class ProductImage(models.Model):
         verbose_name = _("product image")
         verbose_name_plural = _("product images")
         ordering = ["product", "position", "pk"]
+        indexes = [models.Index(fields=["product", "position"], name="product_image_order")]
 
     def __str__(self):
         return self.alt or self.image.name
@@ -202,6 +222,7 @@ class Review(models.Model):
         verbose_name = _("review")
         verbose_name_plural = _("reviews")
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["product", "-created_at"], name="review_latest")]
         constraints = [
             models.UniqueConstraint(fields=["product", "user"], name="one_review_per_shopper"),
             models.CheckConstraint(
@@ -211,3 +232,9 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.product} – {self.rating}★"
+
+    @property
+    def author_name(self):
+        """First name and initial: enough to trust a review, too little to find the shopper."""
+        initial = f" {self.user.last_name[:1]}." if self.user.last_name else ""
+        return f"{self.user.first_name}{initial}".strip()

@@ -2,7 +2,16 @@ from decimal import Decimal
 
 import factory
 
-from catalog.models import Attribute, AttributeValue, Brand, Category, Product, Variant
+from catalog.models import (
+    Attribute,
+    AttributeValue,
+    Brand,
+    Category,
+    Product,
+    ProductImage,
+    Review,
+    Variant,
+)
 
 
 class CategoryFactory(factory.django.DjangoModelFactory):
@@ -62,3 +71,26 @@ class VariantFactory(factory.django.DjangoModelFactory):
     name = ""
     price = Decimal("19.99")
     weight_grams = 500
+
+
+class ProductImageFactory(factory.django.DjangoModelFactory):
+    """An uploaded picture without its thumbnail and card (add_product_image makes those)."""
+
+    class Meta:
+        model = ProductImage
+
+    product = factory.SubFactory(ProductFactory)
+    image = factory.django.ImageField(width=600, height=400, color="teal")
+    alt = factory.LazyAttribute(lambda image: image.product.title)
+    position = factory.Sequence(lambda n: n)
+
+
+class ReviewFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Review
+
+    product = factory.SubFactory(ProductFactory)
+    user = factory.SubFactory("tests.accounts.factories.UserFactory")
+    rating = 4
+    title = "Does the job"
+    body = "Arrived quickly and works as described."

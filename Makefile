@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 
-.PHONY: run test lint format worker beat migrate messages
+.PHONY: run test lint format worker beat migrate messages bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { echo "Could not create $(VENV): on Debian, apt-get install python3-venv"; exit 1; }
@@ -46,3 +46,11 @@ migrate: $(VENV)/.run-deps
 messages: $(VENV)/.dev-deps
 	$(MANAGE) makemessages -l zh_Hans -i ".venv/*" -i "tests/*" -i "staticfiles/*"
 	$(MANAGE) compilemessages -i .venv
+
+# Seeds 10,000 products on PostgreSQL ($BENCH_DATABASE_URL or shop_bench on 127.0.0.1), serves
+# them with gunicorn and prints requests/s and p50/p95/p99 per page (wrk from Debian); then
+# checkout: orders/s and latency of place_order on one hot variant and on many, failing if any
+# unit is oversold.
+bench: $(VENV)/.run-deps
+	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/checkout.py

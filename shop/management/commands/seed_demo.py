@@ -1,10 +1,32 @@
-"""Fill an empty shop with demo data: staff accounts and customers to sign in as."""
+"""Fill the shop with demo data: staff, customers and a realistic, reproducible catalog.
 
+Product number i is always drawn from its own generator seeded with (--seed, i), so the same
+seed gives the same shop, and a larger --products tops an earlier run up instead of starting
+over. Products and variants go through catalog.bulk exactly like an imported file; stock
+arrives through shipping's receive_stock_batch, so the ledger and the availability figures
+are real.
+"""
+
+import argparse
+import io
+import random
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.text import slugify
+from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
 
 from accounts.models import User
 from accounts.services import create_address, create_user, setup_roles
+from catalog.bulk import CatalogRow, ensure_attribute, ensure_category, upsert_catalog
+from catalog.models import Product, Variant
+from catalog.services import add_product_image
+from shipping.services import create_warehouse, receive_stock_batch
 
 DEMO_PASSWORD = "demo-shop-2026"  # noqa: S105 - demo data only, printed for the developer
 STAFF = [
@@ -14,24 +36,719 @@ STAFF = [
     ("warehouse@example.com", "Wen", "Warehouse", "Warehouse staff"),
     ("support@example.com", "Sam", "Support", "Customer service"),
 ]
+DEFAULT_SEED = 1
+STOCK_NOTE = "Demo stock"
+# Products written per transaction: small enough to keep memory flat, large enough that
+# bulk_create does the work.
+CHUNK = 250
+
+# name, SKU code, swatch colour
+COLOURS = {
+    "Black": ("BLK", "#26262b"),
+    "White": ("WHT", "#ecebe6"),
+    "Navy": ("NVY", "#1f3a68"),
+    "Grey": ("GRY", "#8a8d91"),
+    "Red": ("RED", "#c0392b"),
+    "Green": ("GRN", "#2e7d32"),
+    "Blue": ("BLU", "#1e88e5"),
+    "Beige": ("BEI", "#cbb48f"),
+    "Pink": ("PNK", "#d81b60"),
+    "Yellow": ("YEL", "#f2b01e"),
+    "Silver": ("SLV", "#a7abb0"),
+    "Brown": ("BRN", "#7b5136"),
+    "Olive": ("OLV", "#6b7034"),
+}
+CLOTHING_SIZES = ("XS", "S", "M", "L", "XL", "XXL")
+SHOE_SIZES = ("38", "39", "40", "41", "42", "43", "44", "45", "46")
+BED_SIZES = ("Single", "Double", "King")
+MATERIALS = (
+    "Cotton",
+    "Organic cotton",
+    "Linen",
+    "Wool",
+    "Denim",
+    "Polyester",
+    "Leather",
+    "Suede",
+    "Aluminium",
+    "Steel",
+    "Ceramic",
+    "Glass",
+    "Oak",
+    "Bamboo",
+    "Recycled plastic",
+)
+ATTRIBUTES = [
+    ("colour", "Colour", tuple(COLOURS)),
+    ("material", "Material", MATERIALS),
+    ("size", "Size", CLOTHING_SIZES + SHOE_SIZES + BED_SIZES),
+]
+WAREHOUSES = [
+    # code, name, priority, city, country
+    ("berlin", "Berlin central", 30, "Berlin", "DE"),
+    ("rotterdam", "Rotterdam port", 20, "Rotterdam", "NL"),
+    ("lyon", "Lyon south", 10, "Lyon", "FR"),
+]
+CATEGORY_DESCRIPTIONS = {
+    ("Clothing",): "Everyday clothes in honest fabrics, for men and women.",
+    ("Clothing", "Men"): "Shirts, tees, jackets and jeans cut for men.",
+    ("Clothing", "Women"): "Dresses, tees, jackets and jeans cut for women.",
+    ("Shoes",): "Sneakers for the city and boots for the weather.",
+    ("Electronics",): "Phones, sound, laptops and the cables that hold it all together.",
+    ("Home",): "Things for the kitchen, the bedroom and the light in between.",
+    ("Sports",): "Kit for the gym and for the hills.",
+}
+SHAPES = {
+    "Clothing": "circle",
+    "Shoes": "diamond",
+    "Electronics": "square",
+    "Home": "triangle",
+    "Sports": "hexagon",
+}
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A leaf category and how its products are named, sized and priced."""
+
+    path: tuple[str, ...]
+    slug: str
+    code: str
+    share: int
+    brands: tuple[str, ...]
+    template: str
+    words: dict
+    features: tuple[str, ...]
+    materials: tuple[str, ...] = ()
+    colours: tuple[str, ...] = ()
+    sizes: tuple[str, ...] = ()
+    prices: tuple[int, int] = (10, 50)
+    grams: tuple[int, int] = (100, 500)
+    # Leaves that sell unlike things (kettlebells and yoga mats) name each kind of product
+    # with its own materials, price range and weight range: noun → (materials, prices, grams).
+    kinds: dict | None = None
+
+
+CLOTHES = ("Northwind", "Fjellstad", "Urban Thread", "Maison Lune", "Blue Harbor", "Kestrel")
+TEE_WORDS = {
+    "style": ("Classic", "Essential", "Relaxed", "Slim-fit", "Vintage", "Heavyweight", "Striped"),
+    "noun": ("T-shirt", "Crew T-shirt", "V-neck T-shirt", "Pocket T-shirt", "Long-sleeve T-shirt"),
+}
+TEE_FEATURES = (
+    "A soft, breathable knit that keeps its shape wash after wash.",
+    "Taped shoulder seams and a ribbed collar that does not sag.",
+    "Pre-shrunk, so the size you order is the size you keep.",
+    "Cut a little longer at the back to stay tucked in.",
+)
+JACKET_WORDS = {
+    "style": ("Field", "Rain", "Quilted", "Bomber", "Trucker", "Parka", "Shell", "Chore"),
+    "noun": ("Jacket", "Coat", "Overshirt"),
+}
+JACKET_FEATURES = (
+    "Water-repellent finish and fully taped seams for wet days.",
+    "Two-way zip, deep hand-warmer pockets and an inside phone pocket.",
+    "Lined for warmth without the bulk.",
+    "An adjustable hood that packs into the collar.",
+)
+JEANS_WORDS = {
+    "style": ("Straight", "Slim", "Tapered", "Relaxed", "Bootcut", "High-rise", "Selvedge"),
+    "noun": ("Jeans", "Denim Jeans", "Stretch Jeans"),
+}
+JEANS_FEATURES = (
+    "Rigid denim that breaks in to your shape.",
+    "A touch of stretch for days spent sitting and cycling.",
+    "Riveted pockets and a button fly.",
+    "Garment-washed for a lived-in colour from day one.",
+)
+LEAVES = (
+    Leaf(
+        ("Clothing", "Men", "T-shirts"),
+        "men-t-shirts",
+        "MTS",
+        14,
+        CLOTHES,
+        "{brand} {style} {material} {noun}",
+        TEE_WORDS,
+        TEE_FEATURES,
+        ("Cotton", "Organic cotton", "Linen"),
+        ("Black", "White", "Navy", "Grey", "Red", "Green", "Olive"),
+        CLOTHING_SIZES,
+        (9, 39),
+        (140, 260),
+    ),
+    Leaf(
+        ("Clothing", "Men", "Shirts"),
+        "men-shirts",
+        "MSH",
+        8,
+        CLOTHES,
+        "{brand} {style} {material} Shirt",
+        {"style": ("Oxford", "Flannel", "Poplin", "Twill", "Button-down", "Camp-collar")},
+        (
+            "Mother-of-pearl buttons and a curved hem that works tucked or untucked.",
+            "A soft collar that holds its line without stiffeners.",
+            "Cut with room in the shoulders.",
+        ),
+        ("Cotton", "Linen", "Organic cotton"),
+        ("White", "Blue", "Navy", "Beige", "Olive"),
+        CLOTHING_SIZES,
+        (29, 79),
+        (220, 340),
+    ),
+    Leaf(
+        ("Clothing", "Men", "Jackets"),
+        "men-jackets",
+        "MJK",
+        6,
+        CLOTHES,
+        "{brand} {style} {noun}",
+        JACKET_WORDS,
+        JACKET_FEATURES,
+        ("Polyester", "Wool", "Cotton", "Leather"),
+        ("Black", "Navy", "Olive", "Brown", "Grey"),
+        CLOTHING_SIZES,
+        (69, 249),
+        (650, 1400),
+    ),
+    Leaf(
+        ("Clothing", "Men", "Jeans"),
+        "men-jeans",
+        "MJN",
+        6,
+        CLOTHES,
+        "{brand} {style} {noun}",
+        JEANS_WORDS,
+        JEANS_FEATURES,
+        ("Denim",),
+        ("Blue", "Black", "Grey"),
+        CLOTHING_SIZES,
+        (39, 119),
+        (500, 800),
+    ),
+    Leaf(
+        ("Clothing", "Women", "T-shirts"),
+        "women-t-shirts",
+        "WTS",
+        14,
+        CLOTHES,
+        "{brand} {style} {material} {noun}",
+        TEE_WORDS,
+        TEE_FEATURES,
+        ("Cotton", "Organic cotton", "Linen"),
+        ("Black", "White", "Pink", "Grey", "Yellow", "Beige", "Navy"),
+        CLOTHING_SIZES,
+        (9, 39),
+        (120, 230),
+    ),
+    Leaf(
+        ("Clothing", "Women", "Dresses"),
+        "women-dresses",
+        "WDR",
+        9,
+        CLOTHES,
+        "{brand} {style} {material} {noun}",
+        {
+            "style": ("Wrap", "Shirt", "Slip", "Tiered", "Midi", "Maxi", "Knit", "Sundress"),
+            "noun": ("Dress", "Day Dress", "Summer Dress"),
+        },
+        (
+            "Pockets, because a dress should have pockets.",
+            "A lining that stops short of the hem so it never shows.",
+            "An adjustable waist tie for an easy fit.",
+            "Falls just below the knee.",
+        ),
+        ("Cotton", "Linen", "Polyester", "Wool"),
+        ("Black", "Navy", "Red", "Green", "Pink", "Yellow", "Beige"),
+        CLOTHING_SIZES,
+        (35, 149),
+        (250, 600),
+    ),
+    Leaf(
+        ("Clothing", "Women", "Jackets"),
+        "women-jackets",
+        "WJK",
+        6,
+        CLOTHES,
+        "{brand} {style} {noun}",
+        JACKET_WORDS,
+        JACKET_FEATURES,
+        ("Polyester", "Wool", "Cotton", "Leather"),
+        ("Black", "Beige", "Olive", "Red", "Navy"),
+        CLOTHING_SIZES,
+        (69, 249),
+        (550, 1200),
+    ),
+    Leaf(
+        ("Clothing", "Women", "Jeans"),
+        "women-jeans",
+        "WJN",
+        6,
+        CLOTHES,
+        "{brand} {style} {noun}",
+        JEANS_WORDS,
+        JEANS_FEATURES,
+        ("Denim",),
+        ("Blue", "Black", "White"),
+        CLOTHING_SIZES,
+        (39, 119),
+        (450, 750),
+    ),
+    Leaf(
+        ("Shoes", "Sneakers"),
+        "sneakers",
+        "SNK",
+        8,
+        ("Stride", "Kestrel", "Trailhead", "Northwind"),
+        "{brand} {style} {material} {noun}",
+        {
+            "style": ("Court", "Runner", "Low-top", "High-top", "Retro", "Canvas", "Trail"),
+            "noun": ("Sneakers", "Trainers", "Shoes"),
+        },
+        (
+            "A cushioned insole you can take out and wash.",
+            "A grippy rubber outsole stitched, not just glued.",
+            "Padded collar and tongue for all-day comfort.",
+        ),
+        ("Leather", "Suede", "Recycled plastic", "Cotton"),
+        ("White", "Black", "Grey", "Navy", "Red", "Green"),
+        SHOE_SIZES,
+        (49, 159),
+        (600, 1000),
+    ),
+    Leaf(
+        ("Shoes", "Boots"),
+        "boots",
+        "BOT",
+        5,
+        ("Stride", "Trailhead", "Fjellstad"),
+        "{brand} {style} {material} {noun}",
+        {"style": ("Chelsea", "Hiking", "Winter", "Work", "Desert", "Lace-up"), "noun": ("Boots",)},
+        (
+            "A waterproof membrane keeps socks dry in slush.",
+            "Goodyear-welted, so they can be resoled for years.",
+            "A lugged sole that grips on wet stone.",
+        ),
+        ("Leather", "Suede"),
+        ("Brown", "Black", "Beige"),
+        SHOE_SIZES,
+        (89, 249),
+        (1100, 1800),
+    ),
+    Leaf(
+        ("Electronics", "Phones"),
+        "phones",
+        "PHN",
+        5,
+        ("Pomme", "Nova", "Orbit", "Voltix"),
+        "{brand} {model} {number}{edition} {storage}",
+        {
+            "model": {
+                "Pomme": ("iPhone",),
+                "Nova": ("Nova", "Nova Lite"),
+                "Orbit": ("Galaxy Orbit",),
+                "Voltix": ("Volt", "Volt Max"),
+            },
+            "number": ("11", "12", "13", "14", "15", "16"),
+            "edition": ("", "", " Pro", " Pro Max", " Plus", " Mini"),
+            "storage": ("64 GB", "128 GB", "256 GB", "512 GB"),
+        },
+        (
+            "A bright OLED screen that stays readable in sunshine.",
+            "A battery that lasts a long day, with fast charging over USB-C.",
+            "Dual cameras with night mode and 4K video.",
+            "Five years of security updates.",
+        ),
+        ("Aluminium", "Glass", "Steel"),
+        ("Black", "White", "Silver", "Blue", "Pink", "Green"),
+        (),
+        (349, 1199),
+        (160, 240),
+    ),
+    Leaf(
+        ("Electronics", "Audio"),
+        "audio",
+        "AUD",
+        6,
+        ("Soundwave", "Pomme", "Nova", "Voltix"),
+        "{brand} {noun} {edition}",
+        {"edition": ("Go", "Studio", "Mini", "Max", "2", "3", "Pro")},
+        (
+            "Connects to two devices at once and switches between them by itself.",
+            "Tuned by ear in our studio, not just on a graph.",
+            "Updates arrive over the air through the companion app.",
+        ),
+        colours=("Black", "White", "Silver", "Blue"),
+        kinds={
+            "Wireless Headphones": (("Recycled plastic", "Aluminium"), (59, 249), (220, 320)),
+            "Noise-cancelling Headphones": (("Aluminium", "Leather"), (149, 399), (240, 330)),
+            "Earbuds": (("Recycled plastic",), (29, 199), (40, 70)),
+            "Bluetooth Speaker": (("Recycled plastic", "Aluminium"), (39, 249), (300, 1500)),
+            "Soundbar": (("Aluminium", "Oak"), (149, 599), (2000, 4500)),
+        },
+    ),
+    Leaf(
+        ("Electronics", "Laptops"),
+        "laptops",
+        "LAP",
+        3,
+        ("Orbit", "Nova", "Voltix", "Pomme"),
+        '{brand} {series} {screen}" {cpu}',
+        {
+            "series": ("Book", "Book Air", "Pro", "Studio", "Flex"),
+            "screen": ("13", "14", "15", "16"),
+            "cpu": ("8-core", "10-core", "12-core"),
+        },
+        (
+            "A keyboard with proper travel and a backlight.",
+            "All-day battery and a charger that fits in a pocket.",
+            "Two USB-C ports, HDMI and a headphone jack.",
+        ),
+        ("Aluminium",),
+        ("Silver", "Grey", "Black"),
+        (),
+        (599, 2499),
+        (1100, 2200),
+    ),
+    Leaf(
+        ("Electronics", "Accessories"),
+        "accessories",
+        "ACC",
+        5,
+        ("Voltix", "Orbit", "Soundwave"),
+        "{brand} {noun} {detail}",
+        {"detail": ("Slim", "Rugged", "Travel", "Plus", "Pro")},
+        (
+            "Works with every USB-C phone and laptop.",
+            "Small enough to live in a coat pocket.",
+            "Two-year guarantee, and we mean it.",
+        ),
+        colours=("Black", "White", "Blue", "Pink"),
+        kinds={
+            "USB-C Cable": (("Recycled plastic",), (9, 29), (30, 80)),
+            "65 W Charger": (("Recycled plastic",), (29, 69), (110, 180)),
+            "Power Bank": (("Aluminium", "Recycled plastic"), (25, 79), (200, 450)),
+            "Phone Case": (("Leather", "Recycled plastic"), (15, 49), (30, 60)),
+            "Laptop Sleeve": (("Wool", "Leather", "Polyester"), (25, 89), (150, 400)),
+        },
+    ),
+    Leaf(
+        ("Home", "Kitchen"),
+        "kitchen",
+        "KIT",
+        7,
+        ("Hearth & Co", "Casa Verde", "Ironleaf"),
+        "{brand} {material} {noun}",
+        {},
+        (
+            "Made in a small family workshop.",
+            "Designed to be handed down, not thrown out.",
+            "Comes in a box you can keep it in.",
+        ),
+        colours=("Black", "White", "Red", "Green", "Beige"),
+        kinds={
+            "Chef's Knife": (("Steel",), (39, 149), (180, 260)),
+            "Frying Pan": (("Steel",), (29, 119), (900, 1800)),
+            "Saucepan": (("Steel",), (35, 129), (900, 1600)),
+            "Mixing Bowl Set": (("Ceramic", "Glass", "Steel"), (19, 69), (800, 2200)),
+            "Chopping Board": (("Oak", "Bamboo"), (19, 79), (700, 2000)),
+            "Coffee Mug": (("Ceramic", "Glass"), (9, 24), (250, 400)),
+            "Teapot": (("Ceramic", "Glass"), (19, 59), (500, 900)),
+        },
+    ),
+    Leaf(
+        ("Home", "Bedding"),
+        "bedding",
+        "BED",
+        5,
+        ("Casa Verde", "Hearth & Co", "Maison Lune"),
+        "{brand} {material} {noun}",
+        {"noun": ("Duvet Cover", "Sheet Set", "Pillowcase Pair", "Throw Blanket", "Quilt")},
+        (
+            "Stonewashed for softness from the first night.",
+            "Breathable, so it is cool in summer and warm in winter.",
+            "Gets softer with every wash.",
+        ),
+        ("Cotton", "Linen", "Organic cotton"),
+        ("White", "Grey", "Beige", "Navy", "Pink"),
+        BED_SIZES,
+        (25, 179),
+        (600, 2400),
+    ),
+    Leaf(
+        ("Home", "Lighting"),
+        "lighting",
+        "LGT",
+        4,
+        ("Lumen", "Casa Verde", "Ironleaf"),
+        "{brand} {style} {material} {noun}",
+        {
+            "style": ("Arc", "Globe", "Dome", "Pleated", "Industrial", "Nordic"),
+            "noun": ("Floor Lamp", "Table Lamp", "Pendant Light", "Desk Lamp", "Wall Light"),
+        },
+        (
+            "Takes a standard E27 bulb; a warm LED is in the box.",
+            "A dimmer on the cable.",
+            "A fabric cable in a colour that matches the shade.",
+        ),
+        ("Steel", "Glass", "Oak", "Ceramic"),
+        ("Black", "White", "Brown", "Yellow", "Green"),
+        (),
+        (29, 249),
+        (700, 5500),
+    ),
+    Leaf(
+        ("Sports", "Fitness"),
+        "fitness",
+        "FIT",
+        5,
+        ("Peak Motion", "Kestrel", "Stride"),
+        "{brand} {noun} {detail}",
+        {"detail": ("Pro", "Studio", "Home", "Travel", "Plus")},
+        (
+            "Comes with a printed plan of twenty exercises.",
+            "Wipes clean in seconds.",
+            "Built for daily use in busy gyms.",
+        ),
+        colours=("Black", "Blue", "Pink", "Green", "Grey"),
+        kinds={
+            "Yoga Mat": (("Recycled plastic", "Cotton"), (19, 89), (900, 2500)),
+            "Kettlebell": (("Steel",), (25, 99), (4000, 16000)),
+            "Resistance Band Set": (("Recycled plastic",), (12, 39), (200, 500)),
+            "Jump Rope": (("Steel", "Recycled plastic"), (9, 29), (150, 300)),
+            "Foam Roller": (("Recycled plastic",), (15, 45), (300, 700)),
+        },
+    ),
+    Leaf(
+        ("Sports", "Outdoor"),
+        "outdoor",
+        "OUT",
+        5,
+        ("Trailhead", "Peak Motion", "Fjellstad"),
+        "{brand} {detail} {noun}",
+        {"detail": ("Ultralight", "Trail", "Alpine", "Summit", "Explorer")},
+        (
+            "Tested on a week-long trek across the Alps.",
+            "Repairable: spare parts are sold separately.",
+            "Every seam is double-stitched.",
+        ),
+        colours=("Green", "Olive", "Red", "Blue", "Black", "Yellow"),
+        kinds={
+            "Daypack 20 L": (("Polyester",), (39, 129), (500, 900)),
+            "2-person Tent": (("Polyester",), (129, 399), (1400, 2800)),
+            "3-season Sleeping Bag": (("Polyester",), (79, 249), (900, 1600)),
+            "Trekking Poles": (("Aluminium",), (29, 99), (400, 600)),
+            "Insulated Water Bottle": (("Steel",), (15, 39), (250, 400)),
+        },
+    ),
+)
+LEAF_WEIGHTS = [leaf.share for leaf in LEAVES]
+OPENINGS = (
+    "Meet the {title}.",
+    "The {title} is made to be used every day, not kept for best.",
+    "{title}: the one you will reach for first.",
+    "We made the {title} after a year of testing with our customers.",
+)
+CLOSINGS = (
+    "Ships from our own warehouses within two working days.",
+    "Free returns within 30 days.",
+    "Backed by a two-year guarantee.",
+    "Packed without plastic.",
+)
+XXL_PREMIUM = {False: Decimal("2.00"), True: Decimal("10.00")}
+SALE_FACTORS = (Decimal("1.2"), Decimal("1.25"), Decimal("1.3"), Decimal("1.5"))
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    slug: str
+    title: str
+    brand: str
+    colour: str
+    shape: str
+    rows: tuple[CatalogRow, ...]
+
+
+def demo_product(seed, number):
+    """Draw product `number` of the demo catalog: the same (seed, number), the same product."""
+    rng = random.Random(f"{seed}:{number}")
+    leaf = rng.choices(LEAVES, weights=LEAF_WEIGHTS)[0]
+    brand = rng.choice(leaf.brands)
+    materials, prices, grams = leaf.materials, leaf.prices, leaf.grams
+    words = {}
+    if leaf.kinds:
+        words["noun"] = rng.choice(sorted(leaf.kinds))
+        materials, prices, grams = leaf.kinds[words["noun"]]
+    material = rng.choice(materials) if materials else ""
+    words.update(
+        (name, rng.choice(choices[brand] if isinstance(choices, dict) else choices))
+        for name, choices in leaf.words.items()
+    )
+    title = " ".join(leaf.template.format(brand=brand, material=material.title(), **words).split())
+    key = f"{number:05d}" if seed == DEFAULT_SEED else f"S{seed}-{number:05d}"
+    slug = f"{slugify(title)}-{key.lower()}"
+    description = " ".join(
+        [
+            rng.choice(OPENINGS).format(title=title),
+            f"Made from {material.lower()}." if material else "",
+            *rng.sample(leaf.features, k=min(2, len(leaf.features))),
+            rng.choice(CLOSINGS),
+        ]
+    )
+    colours = rng.sample(leaf.colours, k=rng.randint(1, min(3, len(leaf.colours))))
+    sizes = [""]
+    if leaf.sizes:
+        start = rng.randrange(len(leaf.sizes))
+        sizes = list(leaf.sizes[start : start + rng.randint(1, 4)])
+    combinations = [(colour, size) for colour in colours for size in sizes][:6]
+    base_price = _shop_price(rng.uniform(*prices))
+    sale = rng.choice(SALE_FACTORS) if rng.random() < 0.25 else None
+    grams = rng.randint(*grams)
+    rows = []
+    for position, (colour, size) in enumerate(combinations):
+        price = base_price + (XXL_PREMIUM[base_price >= 100] if size == "XXL" else 0)
+        options = [("colour", colour)] + ([("size", size)] if size else [])
+        rows.append(
+            CatalogRow(
+                row=position + 1,
+                sku="-".join(filter(None, [leaf.code, key, COLOURS[colour][0], size.upper()])),
+                product_slug=slug,
+                title=title,
+                description=description,
+                category=leaf.path,
+                brand=brand,
+                product_attributes=(("material", material),) if material else (),
+                variant_name=" / ".join(filter(None, [colour, size])),
+                price=price,
+                compare_at_price=_shop_price(price * sale) if sale else None,
+                weight_grams=grams + 10 * sizes.index(size),
+                # Now and then a variant is switched off; the first one never is.
+                active=position == 0 or rng.random() > 0.03,
+                attributes=tuple(options),
+            )
+        )
+    return DemoProduct(slug, title, brand, colours[0], SHAPES[leaf.path[0]], tuple(rows))
+
+
+def _shop_price(amount):
+    """A price as a shop would print it: 24.99 under a hundred, 799.00 above."""
+    whole = int(amount)
+    if whole < 100:
+        return Decimal(whole) + Decimal("0.99")
+    return Decimal(whole // 10 * 10 + 9).quantize(Decimal("0.01"))
+
+
+def stock_plan(seed, sku):
+    """Units of one variant per warehouse code; about one variant in twelve has none."""
+    rng = random.Random(f"{seed}:stock:{sku}")
+    if rng.random() < 0.08:
+        return {}
+    plan = {"berlin": rng.randint(1, 40)}
+    if rng.random() < 0.5:
+        plan["rotterdam"] = rng.randint(1, 25)
+    if rng.random() < 0.15:
+        plan["lyon"] = rng.randint(1, 12)
+    return plan
+
+
+class ProductCards:
+    """Draws product images: a coloured card with a shape and the brand's initials.
+
+    Each distinct card (brand, colour, shape) is drawn once and reused, so ten thousand
+    products cost a few dozen drawings.
+    """
+
+    SIZE = 480
+
+    def __init__(self):
+        self.drawn = {}
+        self.font = ImageFont.load_default(size=132)
+
+    def png(self, *, brand, colour, shape):
+        key = (brand, colour, shape)
+        if key not in self.drawn:
+            self.drawn[key] = self._draw(brand, colour, shape)
+        return self.drawn[key]
+
+    def _draw(self, brand, colour, shape):
+        ink = _rgb(COLOURS[colour][1])
+        paper = tuple(round(channel + (255 - channel) * 0.78) for channel in ink)
+        image = Image.new("RGB", (self.SIZE, self.SIZE), paper)
+        draw = ImageDraw.Draw(image)
+        middle, radius = self.SIZE / 2, self.SIZE * 0.36
+        if shape == "circle":
+            draw.ellipse(
+                [middle - radius, middle - radius, middle + radius, middle + radius], fill=ink
+            )
+        elif shape == "square":
+            draw.rounded_rectangle(
+                [middle - radius, middle - radius, middle + radius, middle + radius],
+                radius=radius / 4,
+                fill=ink,
+            )
+        else:
+            sides = {"triangle": 3, "diamond": 4, "hexagon": 6}[shape]
+            draw.regular_polygon(
+                (middle, middle, radius * 1.15), sides, rotation=45 if sides == 4 else 0, fill=ink
+            )
+        initials = "".join(word[0] for word in brand.split() if word[0].isalpha())[:2]
+        light = sum(ink) > 3 * 170
+        draw.text(
+            (middle, middle + (radius * 0.2 if shape == "triangle" else 0)),
+            initials.upper(),
+            fill=(40, 40, 40) if light else (255, 255, 255),
+            font=self.font,
+            anchor="mm",
+        )
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def _rgb(hex_colour):
+    return tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def _count(text):
+    number = int(text)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return number
 
 
 class Command(BaseCommand):
-    help = "Create demo staff (one per role) and customers. Safe to run twice."
+    help = (
+        "Create demo staff (one per role), customers and a realistic catalog with stock and "
+        "drawn product images. The same --seed gives the same data; safe to run twice."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if users exist.")
-        parser.add_argument("--customers", type=int, default=20)
+        parser.add_argument("--customers", type=_count, default=20)
+        parser.add_argument("--products", type=_count, default=200)
+        parser.add_argument("--orders", type=_count, default=0, help="Past orders to place.")
+        parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        parser.add_argument(
+            "--no-images", action="store_true", help="Skip drawing product images (faster)."
+        )
 
-    def handle(self, *args, if_empty, customers, **options):
+    def handle(self, *args, if_empty, customers, products, orders, seed, no_images, **options):
         if if_empty and User.objects.exists():
             self.stdout.write("The database already has users; nothing seeded.")
             return
+        started = time.monotonic()
+        self.progress = options["verbosity"] > 0
         with transaction.atomic():
             self.seed_staff()
             self.seed_customers(customers)
+        self.seed_catalog(count=products, seed=seed, images=not no_images)
+        self.seed_orders(orders)
         self.stdout.write(
-            self.style.SUCCESS(f"Seeded. Sign in as admin@example.com / {DEMO_PASSWORD}")
+            self.style.SUCCESS(
+                f"Seeded in {time.monotonic() - started:.1f} s: "
+                f"{Product.objects.count()} products, {Variant.objects.count()} variants, "
+                f"{User.objects.filter(is_staff=False).count()} customers. "
+                f"Sign in as admin@example.com / {DEMO_PASSWORD}"
+            )
         )
 
     def seed_staff(self):
@@ -71,3 +788,62 @@ class Command(BaseCommand):
                 postal_code="10115",
                 country="DE",
             )
+
+    def seed_catalog(self, *, count, seed, images):
+        """Write products 1..count in chunks, each with its stock and (optionally) images."""
+        for position, (slug, name, values) in enumerate(ATTRIBUTES):
+            ensure_attribute(slug=slug, name=name, position=position, values=values)
+        for position, leaf in enumerate(LEAVES):
+            for depth in range(1, len(leaf.path)):
+                ensure_category(
+                    path=leaf.path[:depth],
+                    description=CATEGORY_DESCRIPTIONS.get(leaf.path[:depth], ""),
+                    position=position,
+                )
+            ensure_category(path=leaf.path, slug=leaf.slug, position=position)
+        warehouses = {
+            code: create_warehouse(
+                code=code, name=name, priority=priority, city=city, country=country
+            )
+            for code, name, priority, city, country in WAREHOUSES
+        }
+        cards = ProductCards() if images else None
+        with tqdm(
+            total=count, unit="product", desc="Catalog", disable=not self.progress or not count
+        ) as bar:
+            for start in range(1, count + 1, CHUNK):
+                demo = [demo_product(seed, n) for n in range(start, min(start + CHUNK, count + 1))]
+                upsert_catalog(rows=[row for product in demo for row in product.rows])
+                self.receive_demo_stock(demo, seed=seed, warehouses=warehouses)
+                if cards is not None:
+                    self.add_demo_images(demo, cards=cards)
+                bar.update(len(demo))
+
+    def receive_demo_stock(self, demo, *, seed, warehouses):
+        """Stock the variants that have never had any, so a second run receives nothing."""
+        skus = [row.sku for product in demo for row in product.rows]
+        new = Variant.objects.filter(sku__in=skus, stock_levels__isnull=True).order_by("pk")
+        receive_stock_batch(
+            receipts=[
+                (variant_id, warehouses[code].pk, quantity)
+                for variant_id, sku in new.values_list("pk", "sku")
+                for code, quantity in stock_plan(seed, sku).items()
+            ],
+            note=STOCK_NOTE,
+        )
+
+    def add_demo_images(self, demo, *, cards):
+        by_slug = {product.slug: product for product in demo}
+        for product in Product.objects.filter(slug__in=by_slug, images__isnull=True).order_by("pk"):
+            card = by_slug[product.slug]
+            png = cards.png(brand=card.brand, colour=card.colour, shape=card.shape)
+            add_product_image(
+                product=product,
+                image_file=ContentFile(png, name=f"{product.slug}.png"),
+                alt=product.title,
+            )
+
+    def seed_orders(self, count):
+        """Past orders: the catalog and customers above are what they will be placed from."""
+        if count:
+            self.stdout.write(f"Past orders: not yet available; --orders {count} was ignored.")

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -176,8 +177,12 @@ class Order(models.Model):
             models.Index(fields=["email"]),
         ]
         constraints = [
+            # Rounded because SQLite computes in binary floating point (39.98 + 4.90 is
+            # 44.879999…); on PostgreSQL's numeric the rounding changes nothing.
             models.CheckConstraint(
-                condition=Q(total=F("subtotal") - F("discount_total") + F("shipping_total")),
+                condition=Q(
+                    total=Round(F("subtotal") - F("discount_total") + F("shipping_total"), 2)
+                ),
                 name="order_total_adds_up",
             ),
             models.CheckConstraint(
@@ -219,7 +224,7 @@ class OrderLine(models.Model):
                 condition=Q(quantity_shipped__lte=F("quantity")), name="shipped_within_ordered"
             ),
             models.CheckConstraint(
-                condition=Q(line_total=F("unit_price") * F("quantity")),
+                condition=Q(line_total=Round(F("unit_price") * F("quantity"), 2)),
                 name="order_line_total_adds_up",
             ),
         ]

@@ -1,12 +1,42 @@
-"""Celery tasks of the orders app."""
+"""Celery tasks of the orders app: thin, safe to run twice, calling emails and services."""
+
+import smtplib
 
 from celery import shared_task
-from django.core.mail import send_mail
+from django.utils import timezone
 
+from . import emails, services
 from .models import Order
 
 
-@shared_task(acks_late=True)
+# SMTP and network failures are all OSErrors (smtplib.SMTPException is one) and worth
+# retrying, except an address the mail server refuses: it will refuse it again.
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+)
 def send_order_email(order_id, kind):
-    order = Order.objects.get(pk=order_id)
-    send_mail(f"Order {order.number}: {kind}", f"Your order {order.number} was {kind}.", None, [order.email])
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        return False
+    return emails.deliver_order_email(order=order, kind=kind)
+
+
+@shared_task(acks_late=True)
+def sweep_order_emails():
+    """Queue again the order emails that never went out, e.g. while the broker was down."""
+    unsent = emails.unsent_order_emails(now=timezone.now())
+    for order_id, kind in unsent:
+        send_order_email.delay(order_id, kind)
+    return len(unsent)
+
+
+@shared_task(acks_late=True)
+def expire_unpaid_orders():
+    """Cancel the card orders left unpaid too long; their stock goes back on sale."""
+    return len(services.cancel_unpaid_orders())

@@ -4,6 +4,7 @@ With nothing set the shop runs on embedded defaults (SQLite, local-memory cache,
 eager Celery tasks, console email); each variable switches one part to a real service.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -76,6 +77,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "shop.context_processors.shop",
+                "orders.context_processors.cart",
+                "catalog.context_processors.catalog",
             ],
         },
     },
@@ -117,7 +120,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_EXPIRES = 3600
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 5 * 60},
+    "sweep-order-emails": {"task": "orders.tasks.sweep_order_emails", "schedule": 10 * 60},
+}
 
 # Email
 
@@ -194,6 +200,27 @@ if env("SECURE_PROXY_SSL_HEADER", default=""):
 
 SHOP_NAME = env("SHOP_NAME", default="Shop")
 SHOP_CURRENCY = env("SHOP_CURRENCY", default="EUR")
+# Where the shop is reached from outside, for links in emails (no request to build them from).
+SHOP_BASE_URL = env("SHOP_BASE_URL", default="http://127.0.0.1:8000")
+# Printed in bank transfer instructions, e.g. "IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX".
+SHOP_BANK_ACCOUNT = env("SHOP_BANK_ACCOUNT", default="")
+# Prices include tax; the rate comes from the country the order ships to.
+SHOP_TAX_RATES = {
+    "AT": Decimal("0.20"),
+    "BE": Decimal("0.21"),
+    "CN": Decimal("0.13"),
+    "DE": Decimal("0.19"),
+    "ES": Decimal("0.21"),
+    "FR": Decimal("0.20"),
+    "GB": Decimal("0.20"),
+    "IT": Decimal("0.22"),
+    "NL": Decimal("0.21"),
+}
+SHOP_DEFAULT_TAX_RATE = Decimal(env("SHOP_DEFAULT_TAX_RATE", default="0.20"))
+# Card orders still awaiting payment after this long are cancelled and their stock released.
+ORDER_UNPAID_MINUTES = env.int("ORDER_UNPAID_MINUTES", default=30)
+# The most units of one variant a cart line may hold.
+CART_MAX_QUANTITY = 10
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")

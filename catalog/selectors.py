@@ -21,7 +21,6 @@ from django.db.models import (
     Prefetch,
     Q,
     Subquery,
-    Sum,
     prefetch_related_objects,
 )
 
@@ -563,19 +562,6 @@ class ReviewState:
 
 def active_product(slug):
     return Product.objects.filter(slug=slug, is_active=True).defer("search_vector").first()
-
-
-def units_sold():
-    """Units of the outer product in orders that went ahead, as a subquery."""
-    order_line = apps.get_model("orders", "OrderLine")
-    return (
-        order_line.objects.filter(variant__product=OuterRef("pk"))
-        .exclude(order__status__in=UNBOUGHT_ORDER_STATUSES)
-        .order_by()
-        .values("variant__product")
-        .annotate(units=Sum("quantity"))
-        .values("units")
-    )
 
 
 def has_bought(user, product):

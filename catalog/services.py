@@ -15,6 +15,7 @@ from django.db.models import (
     IntegerField,
     Min,
     OuterRef,
+    Q,
     Subquery,
     Sum,
     Value,
@@ -48,11 +49,16 @@ def update_availability(*, variant_ids):
 
     Shipping's stock services call this inside the transaction that changed the stock, so
     `Variant.stock_available` and `Product.in_stock` never disagree with the stock levels.
+    Only active warehouses count: reservations never take stock from the others.
     """
     variant_ids = list(variant_ids)
+    sellable_from = Q(stock_levels__warehouse__is_active=True)
     free_units = (
         Variant.objects.filter(pk=OuterRef("pk"))
-        .annotate(free=Sum("stock_levels__on_hand") - Sum("stock_levels__reserved"))
+        .annotate(
+            free=Sum("stock_levels__on_hand", filter=sellable_from)
+            - Sum("stock_levels__reserved", filter=sellable_from)
+        )
         .values("free")
     )
     Variant.objects.filter(pk__in=variant_ids).update(
@@ -64,12 +70,11 @@ def update_availability(*, variant_ids):
 
 
 def refresh_product_figures(*, product_ids):
-    """Recompute the figures listings filter and sort on, from variants, reviews and orders.
+    """Recompute the figures listings filter and sort on, from variants and reviews.
 
     `min_price` is the cheapest active variant's price (0 without one), `in_stock` whether an
-    active variant can be sold, the rating figures summarise the product's reviews and
-    `units_sold` counts the units of orders that went ahead: orders can call this when an order
-    goes ahead or is cancelled, and the bestsellers follow.
+    active variant can be sold, and the rating figures summarise the product's reviews.
+    Units sold are counted as orders are placed and cancelled (`record_units_sold`).
     """
     active = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
     cheapest = active.order_by().values("product").annotate(low=Min("price")).values("low")
@@ -84,9 +89,6 @@ def refresh_product_figures(*, product_ids):
             in_stock=Exists(active.filter(stock_available__gt=0)),
             rating_average=Subquery(average),
             rating_count=Coalesce(Subquery(count), Value(0), output_field=IntegerField()),
-            units_sold=Coalesce(
-                Subquery(selectors.units_sold()), Value(0), output_field=IntegerField()
-            ),
         )
         invalidate_catalog()
 

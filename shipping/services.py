@@ -7,15 +7,16 @@ stock levels. `0 <= reserved <= on_hand` is enforced by the database; the checks
 to give a clear `StockError` instead of an integrity error.
 """
 
+from collections import Counter
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
 from catalog.models import Variant
 from catalog.services import update_availability
 
-from .models import Allocation, StockLevel, StockMovement, Warehouse
+from .models import Allocation, ShippingMethod, StockLevel, StockMovement, Warehouse
 from .selectors import ShippingOption, shipping_options, shipping_price  # noqa: F401
 
 NOTE_LENGTH = StockMovement._meta.get_field("note").max_length
@@ -59,6 +60,26 @@ def create_warehouse(*, code, name, priority=0, city="", country=""):
     return warehouse
 
 
+def create_shipping_method(
+    *, name, price, free_over=None, min_days=2, max_days=5, position=0
+) -> ShippingMethod:
+    """Return the shipping method with this name, creating it the first time.
+
+    Like create_warehouse, an existing method is left as staff last set it.
+    """
+    method, _created = ShippingMethod.objects.get_or_create(
+        name=name,
+        defaults={
+            "price": price,
+            "free_over": free_over,
+            "min_days": min_days,
+            "max_days": max_days,
+            "position": position,
+        },
+    )
+    return method
+
+
 def receive_stock(*, variant, warehouse, quantity, user=None, note=""):
     """Add units that arrived at a warehouse."""
     _require_units(quantity, minimum=1)
@@ -67,6 +88,55 @@ def receive_stock(*, variant, warehouse, quantity, user=None, note=""):
         _move(level, kind=StockMovement.Kind.RECEIPT, on_hand=quantity, user=user, note=note)
         update_availability(variant_ids=[level.variant_id])
     return level
+
+
+def receive_stock_batch(*, receipts, user=None, note=""):
+    """Receive many deliveries at once: `receipts` are (variant_id, warehouse_id, quantity).
+
+    The ledger ends up as if receive_stock had been called for each, but a catalog import
+    or the demo seeder can stock thousands of variants in seconds: stock rows that don't
+    exist yet are inserted holding their units, in bulk (no order can hold them, so there
+    is nothing to lock); rows that exist are locked in id order, as reserve_stock locks
+    them, and topped up; availability is recomputed once at the end. Receipts for the same
+    row are added together. Returns the stock levels received into.
+    """
+    wanted = Counter()
+    for variant_id, warehouse_id, quantity in receipts:
+        _require_units(quantity, minimum=1)
+        wanted[(variant_id, warehouse_id)] += quantity
+    variant_ids = {variant_id for variant_id, _warehouse_id in wanted}
+    with transaction.atomic():
+        _require_known(variant_ids, {warehouse_id for _variant_id, warehouse_id in wanted})
+        existing = {
+            (variant_id, warehouse_id): pk
+            for pk, variant_id, warehouse_id in StockLevel.objects.filter(
+                variant_id__in=variant_ids
+            ).values_list("pk", "variant_id", "warehouse_id")
+        }
+        fresh = [
+            StockLevel(variant_id=variant_id, warehouse_id=warehouse_id)
+            for variant_id, warehouse_id in wanted
+            if (variant_id, warehouse_id) not in existing
+        ]
+        movements = [_receipt(level, wanted, user=user, note=note) for level in fresh]
+        if not _inserted(fresh):
+            # A concurrent receipt created some of these rows: top them up like the others.
+            for level in fresh:
+                existing[_key(level)] = StockLevel.objects.get_or_create(
+                    variant_id=level.variant_id, warehouse_id=level.warehouse_id
+                )[0].pk
+            fresh, movements = [], []
+        topped_up = list(
+            StockLevel.objects.select_for_update(of=("self",))
+            .filter(pk__in=[existing[key] for key in wanted if key in existing])
+            .order_by("pk")
+        )
+        movements += [_receipt(level, wanted, user=user, note=note) for level in topped_up]
+        StockLevel.objects.bulk_update(topped_up, ["on_hand"], batch_size=1000)
+        StockMovement.objects.bulk_create(movements, batch_size=1000)
+        if variant_ids:
+            update_availability(variant_ids=variant_ids)
+    return fresh + topped_up
 
 
 def adjust_stock(*, variant, warehouse, on_hand, user=None, note):
@@ -224,6 +294,37 @@ def _require_units(quantity, *, minimum):
             gettext("The quantity must be a whole number of at least %(minimum)d.")
             % {"minimum": minimum}
         )
+
+
+def _key(level):
+    return (level.variant_id, level.warehouse_id)
+
+
+def _receipt(level, wanted, *, user, note):
+    return _apply(
+        level, kind=StockMovement.Kind.RECEIPT, on_hand=wanted[_key(level)], user=user, note=note
+    )
+
+
+def _require_known(variant_ids, warehouse_ids):
+    """Refuse ids of variants or warehouses that don't exist, naming them."""
+    for model, ids, message in (
+        (Variant, variant_ids, gettext("There is no variant with the id %(ids)s.")),
+        (Warehouse, warehouse_ids, gettext("There is no warehouse with the id %(ids)s.")),
+    ):
+        unknown = set(ids) - set(model.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        if unknown:
+            raise StockError(message % {"ids": ", ".join(str(pk) for pk in sorted(unknown))})
+
+
+def _inserted(levels):
+    """Insert new stock rows; False, with nothing written, if one of them exists by now."""
+    try:
+        with transaction.atomic():
+            StockLevel.objects.bulk_create(levels, batch_size=1000)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _locked_level(*, variant, warehouse):

@@ -3,9 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from catalog.services import refresh_product_figures
-from tests.catalog.factories import CategoryFactory, ProductFactory, VariantFactory
-from tests.orders.factories import OrderFactory, OrderLineFactory
+from tests.catalog.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,23 +53,3 @@ def test_home_runs_a_fixed_number_of_queries(client, django_assert_max_num_queri
 
     with django_assert_max_num_queries(5):
         assert client.get(HOME).status_code == 200
-
-
-def test_bestsellers_count_units_of_orders_that_went_ahead(client):
-    popular, unpaid = ProductFactory(title="Popular"), ProductFactory(title="Unpaid")
-    OrderLineFactory(
-        order=OrderFactory(status="paid"), variant=VariantFactory(product=popular), quantity=3
-    )
-    OrderLineFactory(
-        order=OrderFactory(status="pending_payment"),
-        variant=VariantFactory(product=unpaid),
-        quantity=5,
-    )
-
-    refresh_product_figures(product_ids=[popular.pk, unpaid.pk])
-
-    popular.refresh_from_db()
-    unpaid.refresh_from_db()
-    assert (popular.units_sold, unpaid.units_sold) == (3, 0)
-    bestsellers = section(client.get(HOME).content.decode(), "bestsellers-heading")
-    assert "Popular" in bestsellers and "Unpaid" not in bestsellers

@@ -11,6 +11,7 @@ from shipping.services import (
     consume_reservation,
     create_warehouse,
     receive_stock,
+    receive_stock_batch,
     release_reservation,
     reserve_stock,
     return_stock,
@@ -19,6 +20,7 @@ from tests.accounts.factories import StaffFactory
 from tests.catalog.factories import VariantFactory
 from tests.orders.factories import OrderFactory
 from tests.shipping.factories import StockLevelFactory, WarehouseFactory, order_line
+from tests.shipping.test_stock_concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -361,3 +363,125 @@ def test_the_database_refuses_negative_reservations():
     level.reserved = -1
     with pytest.raises(IntegrityError), transaction.atomic():
         level.save()
+
+
+def test_a_batch_receipt_writes_the_ledger_receiving_one_by_one_would(main, overflow, staff):
+    one_by_one, batched = VariantFactory(), VariantFactory()
+    receive_stock(variant=one_by_one, warehouse=main, quantity=7, user=staff, note="PO 18")
+    receive_stock(variant=one_by_one, warehouse=overflow, quantity=3, user=staff, note="PO 18")
+
+    levels = receive_stock_batch(
+        receipts=[(batched.pk, main.pk, 7), (batched.pk, overflow.pk, 3)], user=staff, note="PO 18"
+    )
+
+    assert {(level.warehouse_id, level.on_hand, level.reserved) for level in levels} == {
+        (main.pk, 7, 0),
+        (overflow.pk, 3, 0),
+    }
+
+    def ledger(variant):
+        return sorted(
+            StockMovement.objects.filter(stock_level__variant=variant).values_list(
+                "stock_level__warehouse__code",
+                "kind",
+                "on_hand_change",
+                "reserved_change",
+                "on_hand_after",
+                "reserved_after",
+                "user",
+                "note",
+            )
+        )
+
+    assert ledger(batched) == ledger(one_by_one)
+    assert available(batched) == available(one_by_one) == 10
+    batched.product.refresh_from_db()
+    assert batched.product.in_stock
+    assert_ledger_adds_up()
+
+
+def test_a_batch_tops_up_existing_stock_without_touching_its_reservations(main, overflow):
+    line = order_line(quantity=2)
+    stocked = line.variant
+    receive_stock(variant=stocked, warehouse=main, quantity=5)
+    reserve_stock(order_lines=[line])
+    new = VariantFactory()
+
+    receive_stock_batch(
+        receipts=[
+            (stocked.pk, main.pk, 4),
+            (stocked.pk, overflow.pk, 6),
+            (new.pk, main.pk, 3),
+        ]
+    )
+
+    assert (level_of(stocked, main).on_hand, level_of(stocked, main).reserved) == (9, 2)
+    assert level_of(stocked, overflow).on_hand == 6
+    assert movements(stock_level=level_of(stocked, main)) == [
+        (Kind.RECEIPT, 5, 0, 5, 0),
+        (Kind.RESERVATION, 0, 2, 5, 2),
+        (Kind.RECEIPT, 4, 0, 9, 2),
+    ]
+    assert available(stocked) == 5 + 4 + 6 - 2
+    assert available(new) == 3
+    assert_ledger_adds_up()
+
+
+def test_batch_receipts_for_the_same_stock_row_are_added_together(main):
+    variant = VariantFactory()
+
+    receive_stock_batch(receipts=[(variant.pk, main.pk, 2), (variant.pk, main.pk, 5)])
+
+    assert level_of(variant, main).on_hand == 7
+    assert movements() == [(Kind.RECEIPT, 7, 0, 7, 0)]
+    assert available(variant) == 7
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (("variant", "main", 0), "whole number"),
+        (("variant", "main", 1.5), "whole number"),
+        ((999_999, "main", 3), "no variant with the id 999999"),
+        (("variant", 999_999, 3), "no warehouse with the id 999999"),
+    ],
+)
+def test_a_batch_with_one_bad_receipt_writes_nothing(main, bad, message):
+    variant, stocked = VariantFactory(), VariantFactory()
+    receive_stock(variant=stocked, warehouse=main, quantity=1)
+    ids = {"variant": variant.pk, "main": main.pk}
+    bad = tuple(ids.get(part, part) for part in bad)
+
+    with pytest.raises(StockError, match=message):
+        receive_stock_batch(receipts=[(variant.pk, main.pk, 4), (stocked.pk, main.pk, 4), bad])
+
+    assert not StockLevel.objects.filter(variant=variant).exists()
+    assert level_of(stocked, main).on_hand == 1
+    assert StockMovement.objects.count() == 1
+    assert (available(variant), available(stocked)) == (0, 1)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_stocking_the_same_new_variant_at_once_both_count():
+    main = WarehouseFactory(code="main")
+    variant = VariantFactory()
+
+    def batch():
+        return receive_stock_batch(receipts=[(variant.pk, main.pk, 4)])
+
+    outcomes = run_concurrently([batch, batch, batch])
+
+    assert all(isinstance(outcome, list) for outcome in outcomes), outcomes
+    assert level_of(variant, main).on_hand == 12
+    assert StockMovement.objects.filter(kind=Kind.RECEIPT).count() == 3
+    assert available(variant) == 12
+    assert_ledger_adds_up()
+
+
+def test_stock_in_an_inactive_warehouse_is_not_offered():
+    variant = VariantFactory()
+    closed = WarehouseFactory(code="closed", is_active=False)
+    receive_stock(variant=variant, warehouse=closed, quantity=4, note="delivery")
+    variant.refresh_from_db()
+    assert variant.stock_available == 0

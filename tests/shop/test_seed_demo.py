@@ -1,22 +1,41 @@
 import io
+from collections import Counter, defaultdict
+from datetime import timedelta
 from decimal import Decimal
+from itertools import combinations
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Min, Q, Sum
+from django.utils import timezone
 
 from accounts.models import User
 from catalog.models import Category, Product, Variant
-from shipping.models import StockLevel, StockMovement
+from orders.models import Order, OrderLine
+from shipping.models import ShippingMethod, StockLevel, StockMovement
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
+Status = Order.Status
+
 
 def seed(*args):
+    """Seed a small shop; no past orders unless the arguments ask for them."""
     out = io.StringIO()
-    call_command("seed_demo", "--customers", "3", "--no-images", *args, stdout=out, verbosity=0)
+    call_command(
+        "seed_demo",
+        "--customers",
+        "3",
+        "--no-images",
+        "--orders",
+        "0",
+        *args,
+        stdout=out,
+        verbosity=0,
+    )
     return out.getvalue()
 
 
@@ -157,3 +176,133 @@ def test_products_get_a_drawn_image():
         [image] = product.images.all()
         assert image.alt == product.title
         assert image.image.size > 0
+
+
+def order_snapshot():
+    """What the demo orders are, independent of their random numbers and of today's date."""
+    return [
+        (
+            order.checkout_token,
+            order.email,
+            order.status,
+            order.payment_method,
+            order.shipping_method_name,
+            order.total,
+            [(line.sku, line.quantity, line.unit_price) for line in order.lines.all()],
+            [event.to_status for event in order.events.all()],
+        )
+        for order in Order.objects.prefetch_related("lines", "events").order_by("checkout_token")
+    ]
+
+
+def test_past_orders_are_placed_and_moved_on_through_the_order_services(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed("--products", "40", "--customers", "6", "--orders", "50")
+
+    orders = Order.objects.prefetch_related("lines", "events")
+    assert len(orders) == 50
+    statuses = Counter(order.status for order in orders)
+    assert statuses[Status.COMPLETED] + statuses[Status.DELIVERED] > 25
+    assert statuses[Status.CANCELLED] >= 1
+    assert {order.payment_method for order in orders} == {
+        Order.PaymentMethod.CASH_ON_DELIVERY,
+        Order.PaymentMethod.BANK_TRANSFER,
+    }
+    now = timezone.now()
+    for order in orders:
+        assert order.user.email == order.email and order.lines.all()
+        assert now - timedelta(days=90) <= order.created_at <= now - timedelta(days=1)
+        events = list(order.events.all())
+        assert events[0].created_at == order.created_at
+        assert [event.created_at for event in events] == sorted(e.created_at for e in events)
+        for before, after in zip(events, events[1:], strict=False):
+            assert after.from_status == before.to_status
+    assert (now - max(order.created_at for order in orders)).days < 30
+    assert (now - min(order.created_at for order in orders)).days > 60
+    # Demo customers have real-looking addresses but must never get an email.
+    assert mail.outbox == []
+
+
+def test_seeded_orders_keep_stock_ledger_and_bestsellers_in_agreement():
+    seed("--products", "40", "--customers", "6", "--orders", "50")
+
+    for level in StockLevel.objects.all():
+        ledger = level.movements.aggregate(
+            on_hand=Sum("on_hand_change"), reserved=Sum("reserved_change")
+        )
+        assert (ledger["on_hand"], ledger["reserved"]) == (level.on_hand, level.reserved)
+        assert level.reserved == (level.allocations.aggregate(units=Sum("quantity"))["units"] or 0)
+    for variant in Variant.objects.annotate(
+        on_hand=Sum("stock_levels__on_hand"), reserved=Sum("stock_levels__reserved")
+    ):
+        assert variant.stock_available == (variant.on_hand or 0) - (variant.reserved or 0)
+    assert StockLevel.objects.filter(reserved__gt=0).exists()
+    sold = Counter()
+    for line in OrderLine.objects.exclude(order__status=Status.CANCELLED).select_related("variant"):
+        sold[line.variant.product_id] += line.quantity
+    assert sold
+    assert {p.pk: p.units_sold for p in Product.objects.filter(units_sold__gt=0)} == dict(sold)
+
+
+def test_the_same_seed_gives_the_same_orders():
+    with transaction.atomic():
+        seed("--products", "30", "--orders", "20", "--seed", "5")
+        first = order_snapshot()
+        transaction.set_rollback(True)
+    assert not Order.objects.exists()
+
+    seed("--products", "30", "--orders", "20", "--seed", "5")
+
+    assert order_snapshot() == first
+    assert len(first) == 20
+
+
+def test_more_orders_top_up_and_a_second_run_adds_none():
+    seed("--products", "30", "--orders", "12")
+    first = order_snapshot()
+    ledger = StockMovement.objects.count()
+
+    seed("--products", "30", "--orders", "12")
+    assert order_snapshot() == first
+    assert StockMovement.objects.count() == ledger
+
+    seed("--products", "30", "--orders", "20")
+    after = order_snapshot()
+    assert len(after) == 20
+    assert [order for order in after if order in first] == first
+
+
+def test_customers_buy_mostly_in_their_favourite_categories_and_some_products_go_together():
+    seed("--products", "120", "--customers", "8", "--orders", "80")
+
+    lines = OrderLine.objects.select_related("order", "variant__product__category")
+    by_customer = defaultdict(Counter)
+    baskets = defaultdict(set)
+    for line in lines:
+        by_customer[line.order.email][line.variant.product.category.slug] += line.quantity
+        baskets[line.order_id].add(line.variant.product_id)
+    in_top_two = sum(
+        sum(n for _leaf, n in bought.most_common(2)) for bought in by_customer.values()
+    )
+    assert in_top_two / sum(sum(bought.values()) for bought in by_customer.values()) > 0.6
+    pairs = Counter(pair for basket in baskets.values() for pair in combinations(sorted(basket), 2))
+    assert pairs.most_common(1)[0][1] >= 3
+
+
+def test_orders_need_customers():
+    out = seed("--products", "10", "--customers", "0", "--orders", "5")
+
+    assert not Order.objects.exists()
+    assert "0 orders" in out
+
+
+def test_shipping_methods_are_seeded_for_checkout():
+    seed("--products", "0")
+    seed("--products", "0")
+
+    assert list(ShippingMethod.objects.values_list("name", "is_active")) == [
+        ("Standard", True),
+        ("Express", True),
+    ]

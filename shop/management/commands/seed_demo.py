@@ -1,32 +1,50 @@
-"""Fill the shop with demo data: staff, customers and a realistic, reproducible catalog.
+"""Fill the shop with demo data: staff, customers, a realistic catalog and past orders.
 
 Product number i is always drawn from its own generator seeded with (--seed, i), so the same
 seed gives the same shop, and a larger --products tops an earlier run up instead of starting
 over. Products and variants go through catalog.bulk exactly like an imported file; stock
 arrives through shipping's receive_stock_batch, so the ledger and the availability figures
-are real.
+are real. Past orders are placed like a shopper places them (cart, place_order) and moved on
+by the order services, each drawn from its own generator seeded with (--seed, order number)
+and marked with its own checkout token, so a larger --orders tops up too.
 """
 
 import argparse
 import io
 import random
+import re
 import time
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from accounts.models import User
+from accounts.selectors import addresses_of
 from accounts.services import create_address, create_user, setup_roles
 from catalog.bulk import CatalogRow, ensure_attribute, ensure_category, upsert_catalog
 from catalog.models import Product, Variant
 from catalog.services import add_product_image
-from shipping.services import create_warehouse, receive_stock_batch
+from orders.models import Order
+from orders.services import (
+    ADDRESS_FIELDS,
+    add_to_cart,
+    backdate_order,
+    cancel_order,
+    change_status,
+    open_customer_cart,
+    place_order,
+    remove_from_cart,
+)
+from shipping.services import create_shipping_method, create_warehouse, receive_stock_batch
 
 DEMO_PASSWORD = "demo-shop-2026"  # noqa: S105 - demo data only, printed for the developer
 STAFF = [
@@ -82,6 +100,11 @@ ATTRIBUTES = [
     ("colour", "Colour", tuple(COLOURS)),
     ("material", "Material", MATERIALS),
     ("size", "Size", CLOTHING_SIZES + SHOE_SIZES + BED_SIZES),
+]
+SHIPPING_METHODS = [
+    # name, price, free from, delivery days
+    ("Standard", Decimal("4.90"), Decimal("50.00"), 2, 5),
+    ("Express", Decimal("9.90"), None, 1, 2),
 ]
 WAREHOUSES = [
     # code, name, priority, city, country
@@ -650,6 +673,179 @@ def stock_plan(seed, sku):
     return plan
 
 
+# Past orders
+
+Status = Order.Status
+Payment = Order.PaymentMethod
+CUSTOMER_EMAIL = re.compile(r"customer(\d+)@example\.com")
+HISTORY_DAYS = 90
+# Demo history stops a day and a half ago. Demo orders send no email, and the order-email
+# sweep looks back one day for orders whose email never went out: it must not find these.
+HISTORY_END = timedelta(hours=36)
+# Leaves whose products are often bought together with a product of this leaf.
+GOES_WITH = {
+    "men-t-shirts": ("men-jeans", "men-shirts"),
+    "men-shirts": ("men-jeans",),
+    "men-jackets": ("men-jeans", "boots"),
+    "men-jeans": ("men-t-shirts", "sneakers"),
+    "women-t-shirts": ("women-jeans",),
+    "women-dresses": ("sneakers", "women-jackets"),
+    "women-jackets": ("women-jeans", "boots"),
+    "women-jeans": ("women-t-shirts", "sneakers"),
+    "sneakers": ("fitness",),
+    "boots": ("outdoor",),
+    "phones": ("accessories", "audio"),
+    "audio": ("accessories",),
+    "laptops": ("accessories",),
+    "accessories": ("phones",),
+    "kitchen": ("kitchen",),
+    "bedding": ("lighting",),
+    "lighting": ("bedding",),
+    "fitness": ("sneakers", "fitness"),
+    "outdoor": ("boots", "outdoor"),
+}
+FAVOURITE_SHARE = 0.8  # of the products a customer picks come from their favourite leaves
+COMPANION_SHARE = 0.4  # of the products have a companion...
+TOGETHER_SHARE = 0.5  # ...that joins them in this share of the orders they are in
+CANCELLED_SHARE = 0.07
+
+
+def order_token(seed, number):
+    """The checkout token of demo order `number`: placing it twice places it once."""
+    return f"demo:{seed}:{number}"
+
+
+@dataclass(frozen=True)
+class Shopper:
+    user: User
+    address: dict
+    favourites: tuple[str, ...]  # leaf slugs
+    activity: float  # how often they buy, relative to the others
+
+
+class PurchaseHabits:
+    """Who buys what: customers' favourite leaves, each product's pull and its companion.
+
+    Every figure is drawn from a generator seeded with the seed and the customer's email or
+    the product's slug, so it does not change when the shop grows around it.
+    """
+
+    def __init__(self, *, seed, customers, products):
+        self.by_leaf = defaultdict(list)
+        self.pull = {}
+        for pk, slug, leaf in products:
+            self.by_leaf[leaf].append(pk)
+            # Heavy-tailed, so each leaf has a few bestsellers and a long tail.
+            self.pull[pk] = random.Random(f"{seed}:pull:{slug}").paretovariate(1.2)
+        shares = {leaf.slug: leaf.share for leaf in LEAVES}
+        self.leaves = sorted(self.by_leaf)
+        self.leaf_weights = [shares.get(leaf, 1) for leaf in self.leaves]
+        self.companion = {}
+        for pk, slug, leaf in products:
+            rng = random.Random(f"{seed}:companion:{slug}")
+            partners = [
+                other
+                for partner_leaf in GOES_WITH.get(leaf, ())
+                for other in self.by_leaf.get(partner_leaf, ())
+                if other != pk
+            ]
+            if partners and rng.random() < COMPANION_SHARE:
+                self.companion[pk] = self._pick(rng, partners)
+        self.shoppers = [self._shopper(seed, user) for user in customers]
+
+    def _shopper(self, seed, user):
+        rng = random.Random(f"{seed}:shopper:{user.email}")
+        favourites = []
+        while self.leaves and len(favourites) < min(rng.choice((1, 1, 2)), len(self.leaves)):
+            leaf = rng.choices(self.leaves, weights=self.leaf_weights)[0]
+            if leaf not in favourites:
+                favourites.append(leaf)
+        address = addresses_of(user).first()
+        return Shopper(
+            user=user,
+            address={name: str(getattr(address, name)) for name in ADDRESS_FIELDS},
+            favourites=tuple(favourites),
+            activity=rng.lognormvariate(0, 0.8),
+        )
+
+    def _pick(self, rng, products):
+        return rng.choices(products, weights=[self.pull[pk] for pk in products])[0]
+
+    def basket(self, rng, shopper):
+        """Products for one order: mostly from the favourite leaves, with their companions."""
+        products = []
+        for _ in range(rng.choices((1, 2, 3), weights=(6, 3, 1))[0]):
+            if rng.random() < FAVOURITE_SHARE:
+                leaf = rng.choice(shopper.favourites)
+            else:
+                leaf = rng.choices(self.leaves, weights=self.leaf_weights)[0]
+            product = self._pick(rng, self.by_leaf[leaf])
+            products.append(product)
+            if product in self.companion and rng.random() < TOGETHER_SHARE:
+                products.append(self.companion[product])
+        return list(dict.fromkeys(products))
+
+
+def order_lines(rng, products):
+    """(variant id, quantity) for the products, from variants that can be sold right now."""
+    in_stock = defaultdict(list)
+    for pk, product_id, available in (
+        Variant.objects.filter(
+            product__in=products, is_active=True, product__is_active=True, stock_available__gt=0
+        )
+        .order_by("pk")
+        .values_list("pk", "product_id", "stock_available")
+    ):
+        in_stock[product_id].append((pk, available))
+    lines = []
+    for product in products:
+        if in_stock[product]:
+            variant, available = rng.choice(in_stock[product])
+            lines.append((variant, min(available, rng.choices((1, 2, 3), weights=(85, 12, 3))[0])))
+    return lines
+
+
+@dataclass(frozen=True)
+class Step:
+    """One move in a demo order's history."""
+
+    status: str
+    at: datetime
+    note: str = ""
+    by_customer: bool = False
+
+
+def order_history(rng, *, payment, placed, until):
+    """The steps an order went through after it was placed, up to `until`.
+
+    Cash on delivery goes straight to shipping; a bank transfer is paid first. A few
+    orders are cancelled: by the shopper within hours, or a transfer that never came.
+    Later steps have not happened yet for the most recent orders.
+    """
+
+    def hours(low, high):
+        return timedelta(hours=rng.uniform(low, high))
+
+    if rng.random() < CANCELLED_SHARE:
+        if payment == Payment.BANK_TRANSFER and rng.random() < 0.5:
+            steps = [Step(Status.CANCELLED, placed + hours(72, 168), "Payment never arrived.")]
+        else:
+            steps = [Step(Status.CANCELLED, placed + hours(1, 20), "Changed my mind.", True)]
+    else:
+        steps, at = [], placed
+        if payment == Payment.BANK_TRANSFER:
+            at += hours(2, 48)
+            steps.append(Step(Status.PAID, at, "Transfer received."))
+        for status, low, high in (
+            (Status.SHIPPED, 12, 48),
+            (Status.DELIVERED, 24, 96),
+            (Status.COMPLETED, 7 * 24, 14 * 24),
+        ):
+            at += hours(low, high)
+            steps.append(Step(status, at))
+    return [step for step in steps if step.at <= until]
+
+
 class ProductCards:
     """Draws product images: a coloured card with a shape and the brand's initials.
 
@@ -717,15 +913,18 @@ def _count(text):
 
 class Command(BaseCommand):
     help = (
-        "Create demo staff (one per role), customers and a realistic catalog with stock and "
-        "drawn product images. The same --seed gives the same data; safe to run twice."
+        "Create demo staff (one per role), customers, a realistic catalog with stock and "
+        "drawn product images, and past orders. The same --seed gives the same data; safe to "
+        "run twice."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if users exist.")
         parser.add_argument("--customers", type=_count, default=20)
         parser.add_argument("--products", type=_count, default=200)
-        parser.add_argument("--orders", type=_count, default=0, help="Past orders to place.")
+        parser.add_argument(
+            "--orders", type=_count, default=60, help="Past orders of the demo customers."
+        )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
         parser.add_argument(
             "--no-images", action="store_true", help="Skip drawing product images (faster)."
@@ -740,13 +939,15 @@ class Command(BaseCommand):
         with transaction.atomic():
             self.seed_staff()
             self.seed_customers(customers)
+            methods = self.seed_shipping_methods()
         self.seed_catalog(count=products, seed=seed, images=not no_images)
-        self.seed_orders(orders)
+        self.seed_orders(count=orders, seed=seed, methods=methods)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded in {time.monotonic() - started:.1f} s: "
                 f"{Product.objects.count()} products, {Variant.objects.count()} variants, "
-                f"{User.objects.filter(is_staff=False).count()} customers. "
+                f"{User.objects.filter(is_staff=False).count()} customers, "
+                f"{Order.objects.count()} orders. "
                 f"Sign in as admin@example.com / {DEMO_PASSWORD}"
             )
         )
@@ -788,6 +989,22 @@ class Command(BaseCommand):
                 postal_code="10115",
                 country="DE",
             )
+
+    def seed_shipping_methods(self):
+        """The shop's shipping methods by name; a second run leaves staff's changes alone."""
+        return {
+            name: create_shipping_method(
+                name=name,
+                price=price,
+                free_over=free_over,
+                min_days=min_days,
+                max_days=max_days,
+                position=position,
+            )
+            for position, (name, price, free_over, min_days, max_days) in enumerate(
+                SHIPPING_METHODS
+            )
+        }
 
     def seed_catalog(self, *, count, seed, images):
         """Write products 1..count in chunks, each with its stock and (optionally) images."""
@@ -843,7 +1060,99 @@ class Command(BaseCommand):
                 alt=product.title,
             )
 
-    def seed_orders(self, count):
-        """Past orders: the catalog and customers above are what they will be placed from."""
-        if count:
-            self.stdout.write(f"Past orders: not yet available; --orders {count} was ignored.")
+    def seed_orders(self, *, count, seed, methods):
+        """Place demo orders 1..count that are not there yet, each in its own transaction."""
+        tokens = [order_token(seed, number) for number in range(1, count + 1)]
+        placed = set(
+            Order.objects.filter(checkout_token__in=tokens).values_list("checkout_token", flat=True)
+        )
+        missing = [number for number, token in enumerate(tokens, 1) if token not in placed]
+        customers = sorted(
+            (
+                user
+                for user in User.objects.filter(
+                    is_staff=False, email__endswith="@example.com", addresses__isnull=False
+                ).distinct()
+                if CUSTOMER_EMAIL.fullmatch(user.email)
+            ),
+            key=lambda user: int(CUSTOMER_EMAIL.fullmatch(user.email).group(1)),
+        )
+        if not missing or not customers:
+            return
+        habits = PurchaseHabits(
+            seed=seed,
+            customers=customers,
+            products=Product.objects.filter(is_active=True, category__slug__in=GOES_WITH)
+            .order_by("slug")
+            .values_list("pk", "slug", "category__slug"),
+        )
+        if not habits.leaves:
+            return
+        staff = User.objects.filter(email="orders@example.com").first()
+        now = timezone.now()
+        unfilled = 0
+        with tqdm(
+            total=count,
+            initial=count - len(missing),
+            unit="order",
+            desc="Orders",
+            disable=not self.progress,
+        ) as bar:
+            for number in missing:
+                order = self.place_demo_order(
+                    rng=random.Random(f"{seed}:order:{number}"),
+                    token=order_token(seed, number),
+                    habits=habits,
+                    methods=methods,
+                    staff=staff,
+                    now=now,
+                )
+                unfilled += order is None
+                bar.update(1)
+        if unfilled:
+            self.stdout.write(f"{unfilled} demo orders found nothing in stock to buy.")
+
+    def place_demo_order(self, *, rng, token, habits, methods, staff, now):
+        """Place one demo order as its customer would, then move it along its history.
+
+        Whatever was left in the demo customer's cart is taken out first.
+        """
+        shopper = rng.choices(habits.shoppers, weights=[s.activity for s in habits.shoppers])[0]
+        lines = []
+        for _attempt in range(5):
+            lines = order_lines(rng, habits.basket(rng, shopper))
+            if lines:
+                break
+        else:
+            return None
+        payment = rng.choices((Payment.CASH_ON_DELIVERY, Payment.BANK_TRANSFER), weights=(3, 2))[0]
+        method = methods["Express"] if rng.random() < 0.15 else methods["Standard"]
+        # Skewed towards recent days, like a shop that is growing.
+        age = HISTORY_END + (timedelta(days=HISTORY_DAYS) - HISTORY_END) * rng.random() ** 1.4
+        placed_at = now - age
+        history = order_history(rng, payment=payment, placed=placed_at, until=now - HISTORY_END)
+        user = shopper.user
+        with transaction.atomic():
+            cart = open_customer_cart(user=user)
+            for line in cart.lines.all():
+                remove_from_cart(cart=cart, line_id=line.pk)
+            for variant_id, quantity in lines:
+                add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity)
+            order = place_order(
+                cart=cart,
+                checkout_token=token,
+                email=user.email,
+                address=shopper.address,
+                shipping_method_id=method.pk,
+                payment_method=payment,
+                user=user,
+                notify=False,
+            )
+            for step in history:
+                by = user if step.by_customer else staff
+                if step.status == Status.CANCELLED:
+                    cancel_order(order=order, user=by, note=step.note, notify=False)
+                else:
+                    change_status(order=order, to_status=step.status, user=by, note=step.note)
+            backdate_order(order=order, times=[placed_at] + [step.at for step in history])
+        return order

@@ -92,7 +92,8 @@ class OrderAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     inlines = [OrderLineInline, VoucherRedemptionInline, OrderEventInline]
-    actions = ["mark_paid", "mark_shipped", "mark_delivered", "mark_completed", "cancel"]
+    # payments adds "mark paid" for bank transfers: it goes through the payment services.
+    actions = ["mark_shipped", "mark_delivered", "mark_completed", "cancel"]
     fieldsets = [
         (
             None,
@@ -168,14 +169,10 @@ class OrderAdmin(admin.ModelAdmin):
         """Apply `apply` to each order; a refused order gets its own message, the rest go on."""
         moved = 0
         for order in queryset.order_by("pk"):
-            refusal = self._refusal(order, to_status)
-            if refusal is None:
-                try:
-                    apply(order)
-                except services.InvalidTransition:
-                    refusal = self._not_allowed(order, to_status)
-            if refusal:
-                self.message_user(request, refusal, messages.ERROR)
+            try:
+                apply(order)
+            except services.InvalidTransition:
+                self.message_user(request, self._not_allowed(order, to_status), messages.ERROR)
             else:
                 moved += 1
         if moved:
@@ -192,38 +189,15 @@ class OrderAdmin(admin.ModelAdmin):
             "to": Order.Status(to_status).label,
         }
 
-    @staticmethod
-    def _refusal(order, to_status):
-        """Rules of the admin on top of the state machine: card and cash payments are
-        confirmed by the payment provider and the courier, not by staff."""
-        if (
-            to_status == Order.Status.PAID
-            and order.payment_method != Order.PaymentMethod.BANK_TRANSFER
-        ):
-            return gettext(
-                "Order %(number)s was not changed: only bank transfers are marked paid by hand."
-            ) % {"number": order.number}
-        return None
-
-    def _change_status(self, request, queryset, to_status, done, note=""):
+    def _change_status(self, request, queryset, to_status, done):
         self._move(
             request,
             queryset,
             to_status=to_status,
             apply=lambda order: services.change_status(
-                order=order, to_status=to_status, user=request.user, note=note
+                order=order, to_status=to_status, user=request.user
             ),
             done=done,
-        )
-
-    @admin.action(permissions=["change"], description=_("Mark paid (bank transfer received)"))
-    def mark_paid(self, request, queryset):
-        self._change_status(
-            request,
-            queryset,
-            Order.Status.PAID,
-            lambda n: ngettext("%(count)d order marked paid.", "%(count)d orders marked paid.", n),
-            note=gettext("Bank transfer received"),
         )
 
     @admin.action(permissions=["change"], description=_("Mark shipped"))

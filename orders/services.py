@@ -25,7 +25,7 @@ from shop.money import quantize
 from . import selectors
 from .emails import queue_order_email
 from .models import Cart, CartLine, Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
-from .signals import order_cancelled
+from .signals import order_cancelled, order_placed
 
 Status = Order.Status
 
@@ -550,6 +550,10 @@ def place_order(
         cart.lines.all().delete()
         if notify:
             queue_order_email(order=order, kind="placed")
+        order_id = order.pk
+        transaction.on_commit(
+            lambda: order_placed.send(sender=Order, order_id=order_id), robust=True
+        )
     return order
 
 

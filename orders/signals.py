@@ -2,6 +2,10 @@
 
 from django.dispatch import Signal
 
+# Sent after the transaction that placed an order commits, with `order_id`;
+# payments listens to open the payment the order waits for.
+order_placed = Signal()
+
 # Sent after the transaction that cancelled an order commits, with `order_id`;
 # payments listens to refund what was paid.
 order_cancelled = Signal()

@@ -83,6 +83,7 @@ class Refund(models.Model):
     # Manual refunds (cash, bank transfer) are paid out by staff; Stripe ones by Stripe.
     is_manual = models.BooleanField(_("manual"), default=False)
     provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
+    failure_message = models.CharField(_("failure"), max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=64, unique=True, editable=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -117,12 +117,31 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# A task taken by a worker that dies before acknowledging it goes back to the queue after
+# this many seconds (acks_late); keep it above the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2,
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
 CELERY_TASK_SERIALIZER = "json"
+# No task result is read back; storing none keeps queueing independent of the result store.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 3600
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 5 * 60},
     "sweep-order-emails": {"task": "orders.tasks.sweep_order_emails", "schedule": 10 * 60},
+    "process-pending-webhooks": {
+        "task": "payments.tasks.process_pending_webhooks",
+        "schedule": 60,
+    },
+    "send-pending-refunds": {"task": "payments.tasks.send_pending_refunds", "schedule": 5 * 60},
+    "sweep-payment-emails": {"task": "payments.tasks.sweep_payment_emails", "schedule": 10 * 60},
+    "close-resolved-tickets": {
+        "task": "support.tasks.close_resolved_tickets",
+        "schedule": 60 * 60,
+    },
+    "sweep-support-emails": {"task": "support.tasks.sweep_support_emails", "schedule": 10 * 60},
 }
 
 # Email
@@ -219,6 +238,11 @@ SHOP_TAX_RATES = {
 SHOP_DEFAULT_TAX_RATE = Decimal(env("SHOP_DEFAULT_TAX_RATE", default="0.20"))
 # Card orders still awaiting payment after this long are cancelled and their stock released.
 ORDER_UNPAID_MINUTES = env.int("ORDER_UNPAID_MINUTES", default=30)
+# Customer service: staff answer a new ticket within this many hours; a delivered order may be
+# returned for this many days; resolved tickets close after this many days without a reply.
+SUPPORT_FIRST_RESPONSE_HOURS = env.int("SUPPORT_FIRST_RESPONSE_HOURS", default=24)
+RETURN_WINDOW_DAYS = env.int("RETURN_WINDOW_DAYS", default=30)
+SUPPORT_CLOSE_RESOLVED_AFTER_DAYS = env.int("SUPPORT_CLOSE_RESOLVED_AFTER_DAYS", default=7)
 # The most units of one variant a cart line may hold.
 CART_MAX_QUANTITY = 10
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")

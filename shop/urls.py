@@ -35,6 +35,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("payments/", include("payments.urls")),
+    path("support/", include("support.urls")),
     path("", include("orders.urls")),
     path("", include("catalog.urls")),
 ]

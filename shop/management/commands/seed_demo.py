@@ -44,6 +44,7 @@ from orders.services import (
     place_order,
     remove_from_cart,
 )
+from payments.services import mark_cash_collected, mark_order_transfer_received, open_payment
 from shipping.services import create_shipping_method, create_warehouse, receive_stock_batch
 
 DEMO_PASSWORD = "demo-shop-2026"  # noqa: S105 - demo data only, printed for the developer
@@ -1152,7 +1153,16 @@ class Command(BaseCommand):
                 by = user if step.by_customer else staff
                 if step.status == Status.CANCELLED:
                     cancel_order(order=order, user=by, note=step.note, notify=False)
+                elif step.status == Status.PAID and payment == Order.PaymentMethod.BANK_TRANSFER:
+                    mark_order_transfer_received(
+                        order=order, user=staff, paid_at=step.at, notify=False
+                    )
                 else:
                     change_status(order=order, to_status=step.status, user=by, note=step.note)
+                    if (
+                        step.status == Status.DELIVERED
+                        and payment == Order.PaymentMethod.CASH_ON_DELIVERY
+                    ):
+                        mark_cash_collected(payment=open_payment(order=order), paid_at=step.at)
             backdate_order(order=order, times=[placed_at] + [step.at for step in history])
         return order

@@ -1,0 +1,102 @@
+"""Payment emails: payment received, payment failed, refund issued; each sent once, after commit."""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from orders.emails import order_link
+from orders.models import Order
+from shop.emails import send_templated_email
+from shop.models import SentEmail
+
+from .models import Payment, Refund
+
+KINDS = ("received", "failed", "refunded")
+# The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
+SWEEP_GRACE = timedelta(minutes=10)
+SWEEP_WINDOW = timedelta(days=1)
+
+
+def queue_payment_email(*, kind, pk):
+    """Send the `kind` email about payment (or refund) `pk` once the transaction commits.
+
+    Robust: when the broker is down the payment still goes through; the sweep sends it later.
+    """
+    _check_kind(kind)
+    from .tasks import send_payment_email
+
+    transaction.on_commit(lambda: send_payment_email.delay(kind, pk), robust=True)
+
+
+def _check_kind(kind):
+    if kind not in KINDS:
+        raise ValueError(f"Unknown payment email kind: {kind!r}")
+
+
+def payment_email_key(kind, pk):
+    return f"payment:{kind}:{pk}"
+
+
+def pay_link(order):
+    """The absolute link to the order's payment page; a guest's carries the order's secret key."""
+    path = reverse("payments:pay", args=[order.number])
+    if order.user_id is None:
+        path = f"{path}?{urlencode({'key': order.access_key})}"
+    return settings.SHOP_BASE_URL.rstrip("/") + path
+
+
+def deliver_payment_email(*, kind, pk):
+    """Render and send the email in the order's language; False when it went out before or
+    no longer applies (a failed payment that has since gone through)."""
+    _check_kind(kind)
+    refund = None
+    if kind == "refunded":
+        refund = Refund.objects.select_related("payment__order").filter(pk=pk).first()
+        payment = refund.payment if refund else None
+        current = refund is not None and refund.status == Refund.Status.SUCCEEDED
+    else:
+        payment = Payment.objects.select_related("order").filter(pk=pk).first()
+        wanted = Payment.Status.SUCCEEDED if kind == "received" else Payment.Status.FAILED
+        current = payment is not None and payment.status == wanted
+    if not current:
+        return False
+    order = payment.order
+    context = {
+        "order": order,
+        "payment": payment,
+        "refund": refund,
+        "order_url": order_link(order),
+        "pay_url": pay_link(order),
+        "shop_name": settings.SHOP_NAME,
+    }
+    return send_templated_email(
+        key=payment_email_key(kind, pk),
+        to=order.email,
+        template_prefix=f"payments/email/{kind}",
+        context=context,
+        language=order.language,
+    )
+
+
+def unsent_payment_emails(*, now):
+    """(kind, pk) of the emails that should have gone out but have no log row.
+
+    Cash collected by the courier gets no "payment received" email: the shopper was there.
+    """
+    since, until = now - SWEEP_WINDOW, now - SWEEP_GRACE
+    received = Payment.objects.filter(
+        status=Payment.Status.SUCCEEDED, paid_at__range=(since, until)
+    ).exclude(method=Order.PaymentMethod.CASH_ON_DELIVERY)
+    failed = Payment.objects.filter(status=Payment.Status.FAILED, updated_at__range=(since, until))
+    refunded = Refund.objects.filter(
+        status=Refund.Status.SUCCEEDED, created_at__range=(since, until)
+    )
+    wanted = {}
+    for kind, rows in (("received", received), ("failed", failed), ("refunded", refunded)):
+        for pk in rows.values_list("pk", flat=True):
+            wanted[payment_email_key(kind, pk)] = (kind, pk)
+    sent = set(SentEmail.objects.filter(key__in=wanted).values_list("key", flat=True))
+    return [email for key, email in wanted.items() if key not in sent]

@@ -1,0 +1,40 @@
+"""Celery tasks of customer service: thin, safe to run twice."""
+
+import smtplib
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import emails, services
+from .models import Message
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_message_email(message_id):
+    message = Message.objects.select_related("ticket__assignee").filter(pk=message_id).first()
+    if message is None:
+        return False
+    return emails.deliver_message_email(message=message)
+
+
+@shared_task(acks_late=True)
+def close_resolved_tickets():
+    """Close tickets resolved long enough ago that the shopper is evidently content."""
+    return services.close_resolved_tickets()
+
+
+@shared_task(acks_late=True)
+def sweep_support_emails():
+    """Queue again the reply emails that never went out, e.g. while the broker was down."""
+    unsent = emails.unsent_message_emails(now=timezone.now())
+    for message_id in unsent:
+        send_message_email.delay(message_id)
+    return len(unsent)

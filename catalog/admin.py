@@ -1,5 +1,5 @@
 """What staff see of the catalog: products with their variants and images, the category tree,
-brands, attributes and reviews.
+brands, attributes, reviews, and pricing: promotions, price rules with a preview, price history.
 
 Saving through these pages fires the catalog's signals, which refresh the product's figures and
 make cached pages stale; bulk actions go through catalog.services, which do the same.
@@ -11,17 +11,20 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.db.models import Count
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import selectors, services
+from . import pricing, selectors, services
 from .forms import LISTING_PARAMETERS
 from .models import (
     Attribute,
     AttributeValue,
     Brand,
     Category,
+    CategoryPromotion,
+    PriceHistory,
+    PriceRule,
     Product,
     ProductImage,
     Review,
@@ -171,6 +174,11 @@ class VariantInline(admin.TabularInline):
         "options",
         "price",
         "compare_at_price",
+        "cost",
+        "price_locked",
+        "sale_price",
+        "sale_starts_at",
+        "sale_ends_at",
         "weight_grams",
         "position",
         "is_active",
@@ -329,16 +337,96 @@ class ProductAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "catalog/admin/move_to_category.html", context)
 
 
+class PriceHistoryInline(admin.TabularInline):
+    model = PriceHistory
+    fields = ["changed_at", "old_price", "new_price", "reason", "rule"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-changed_at", "-pk"]
+
+
 @admin.register(Variant)
 class VariantAdmin(admin.ModelAdmin):
     """Variants are edited with their product; this list finds one by SKU across products."""
 
-    list_display = ["sku", "product", "name", "price", "stock_available", "is_active"]
-    list_filter = ["is_active"]
+    list_display = [
+        "sku",
+        "product",
+        "name",
+        "price",
+        "cost",
+        "price_locked",
+        "stock_available",
+        "is_active",
+    ]
+    list_filter = ["is_active", "price_locked"]
     list_select_related = ["product"]
     search_fields = ["sku", "product__title"]
     readonly_fields = ["stock_available"]
     autocomplete_fields = ["product", "options"]
+    inlines = [PriceHistoryInline]
+
+
+# Pricing
+
+
+@admin.register(CategoryPromotion)
+class CategoryPromotionAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "percent_off", "starts_at", "ends_at", "is_active"]
+    list_filter = ["is_active"]
+    list_select_related = ["category"]
+    search_fields = ["name", "category__name"]
+    autocomplete_fields = ["category"]
+
+
+@admin.register(PriceRule)
+class PriceRuleAdmin(admin.ModelAdmin):
+    """Rules with a preview of what they would change now, so staff see a rule before it runs."""
+
+    list_display = ["name", "strategy", "product", "category", "is_active"]
+    list_filter = ["strategy", "is_active"]
+    list_select_related = ["product", "category"]
+    search_fields = ["name"]
+    autocomplete_fields = ["product", "category"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description=_("Effect if applied now"))
+    def preview(self, rule):
+        if rule.pk is None:
+            return _("Save the rule to see its effect.")
+        moves = pricing.preview_rule(rule)
+        if not moves:
+            return _("No price would change.")
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((m.variant.sku, m.old_price, m.new_price, m.reason) for m in moves),
+        )
+        return format_html(
+            '<table class="price-rule-preview"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
+            "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("SKU"),
+            _("Now"),
+            _("Would be"),
+            _("Why"),
+            rows,
+        )
+
+
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(admin.ModelAdmin):
+    list_display = ["variant", "old_price", "new_price", "reason", "rule", "changed_at"]
+    list_filter = ["rule", "changed_at"]
+    list_select_related = ["variant__product", "rule"]
+    search_fields = ["variant__sku", "reason"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 # Reviews

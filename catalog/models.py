@@ -1,4 +1,6 @@
-"""Catalog: the category tree, brands, products with their variants, images and reviews."""
+"""Catalog: the category tree, brands, products with their variants, images and reviews,
+and what prices and recommends them: promotions, price rules and precomputed recommendations.
+"""
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
@@ -159,6 +161,16 @@ class Variant(models.Model):
     # Units that can still be sold, summed over warehouses; shipping's stock services
     # keep it equal to sum(on_hand - reserved) in the same transaction as each change.
     stock_available = models.IntegerField(_("available"), default=0)
+    # What a unit costs the shop: dynamic pricing never goes below it plus a minimum margin.
+    cost = models.DecimalField(_("cost"), max_digits=10, decimal_places=2, null=True, blank=True)
+    price_locked = models.BooleanField(
+        _("price locked"), default=False, help_text=_("Dynamic pricing never changes it.")
+    )
+    sale_price = models.DecimalField(
+        _("sale price"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    sale_starts_at = models.DateTimeField(_("sale starts"), null=True, blank=True)
+    sale_ends_at = models.DateTimeField(_("sale ends"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("variant")
@@ -174,6 +186,19 @@ class Variant(models.Model):
             models.CheckConstraint(
                 condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gt=F("price")),
                 name="variant_compare_at_above_price",
+            ),
+            models.CheckConstraint(
+                condition=Q(sale_price__isnull=True) | Q(sale_price__gte=0),
+                name="variant_sale_price_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(sale_ends_at__isnull=True)
+                | Q(sale_starts_at__isnull=True)
+                | Q(sale_ends_at__gt=F("sale_starts_at")),
+                name="variant_sale_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="variant_cost_not_negative"
             ),
         ]
 
@@ -238,3 +263,178 @@ class Review(models.Model):
         """First name and initial: enough to trust a review, too little to find the shopper."""
         initial = f" {self.user.last_name[:1]}." if self.user.last_name else ""
         return f"{self.user.first_name}{initial}".strip()
+
+
+class CategoryPromotion(models.Model):
+    """A percentage off every product in a category and its subcategories, for a while."""
+
+    name = models.CharField(_("name"), max_length=120)
+    category = models.ForeignKey(
+        Category, on_delete=models.CASCADE, related_name="promotions", verbose_name=_("category")
+    )
+    percent_off = models.DecimalField(_("percent off"), max_digits=5, decimal_places=2)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("category promotion")
+        verbose_name_plural = _("category promotions")
+        ordering = ["-starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent_off__gt=0) & Q(percent_off__lt=100),
+                name="promotion_percent_between_0_and_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
+                name="promotion_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} (−{self.percent_off}%)"
+
+
+class PriceRule(models.Model):
+    """How dynamic pricing moves the prices of one product's or one category's variants."""
+
+    class Strategy(models.TextChoices):
+        MARK_DOWN_SLOW = "mark_down_slow", _("Mark down overstocked or slow sellers")
+        RAISE_FAST = "raise_fast", _("Raise fast sellers with little stock left")
+
+    name = models.CharField(_("name"), max_length=120)
+    strategy = models.CharField(_("strategy"), max_length=30, choices=Strategy.choices)
+    product = models.ForeignKey(
+        Product,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="price_rules",
+        verbose_name=_("product"),
+    )
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="price_rules",
+        verbose_name=_("category"),
+    )
+    # A variant is slow with fewer units sold than this over the window, fast with at least as many.
+    sales_threshold = models.PositiveIntegerField(_("units sold in the window"), default=5)
+    window_days = models.PositiveIntegerField(_("window (days)"), default=30)
+    # Overstocked above this many units available; "little stock left" at or below it.
+    stock_threshold = models.PositiveIntegerField(_("stock threshold"), default=50)
+    step_percent = models.DecimalField(_("step (%)"), max_digits=5, decimal_places=2, default=5)
+    min_margin_percent = models.DecimalField(
+        _("minimum margin over cost (%)"), max_digits=6, decimal_places=2, default=10
+    )
+    max_daily_change_percent = models.DecimalField(
+        _("maximum change per day (%)"), max_digits=5, decimal_places=2, default=10
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("price rule")
+        verbose_name_plural = _("price rules")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(product__isnull=True) ^ Q(category__isnull=True),
+                name="price_rule_targets_product_or_category",
+            ),
+            models.CheckConstraint(
+                condition=Q(step_percent__gt=0) & Q(step_percent__lt=100),
+                name="price_rule_step_between_0_and_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_daily_change_percent__gt=0) & Q(max_daily_change_percent__lt=100),
+                name="price_rule_daily_change_between_0_and_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_margin_percent__gte=0), name="price_rule_margin_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class PriceHistory(models.Model):
+    """One price change of a variant, and why it happened."""
+
+    variant = models.ForeignKey(
+        Variant, on_delete=models.CASCADE, related_name="price_history", verbose_name=_("variant")
+    )
+    old_price = models.DecimalField(_("old price"), max_digits=10, decimal_places=2)
+    new_price = models.DecimalField(_("new price"), max_digits=10, decimal_places=2)
+    rule = models.ForeignKey(
+        PriceRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="changes",
+        verbose_name=_("rule"),
+    )
+    reason = models.CharField(_("reason"), max_length=255)
+    changed_at = models.DateTimeField(_("changed"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("price change")
+        verbose_name_plural = _("price history")
+        ordering = ["-changed_at", "-pk"]
+        indexes = [models.Index(fields=["variant", "-changed_at"], name="price_history_latest")]
+
+    def __str__(self):
+        return f"{self.variant}: {self.old_price} → {self.new_price}"
+
+
+class Recommendation(models.Model):
+    """A product shown on another's page, precomputed by `build_recommendations`."""
+
+    class Kind(models.TextChoices):
+        BOUGHT_TOGETHER = "bought_together", _("Frequently bought together")
+        SIMILAR = "similar", _("Similar products")
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="recommendations")
+    recommended = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = _("recommendation")
+        verbose_name_plural = _("recommendations")
+        ordering = ["product", "kind", "rank"]
+        indexes = [models.Index(fields=["product", "kind", "rank"], name="recommendation_order")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "kind", "recommended"], name="one_recommendation_per_pair"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.product_id} → {self.recommended_id} ({self.kind})"
+
+
+class PersonalRecommendation(models.Model):
+    """A product picked for one shopper from their own history, for the home page."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recommendations"
+    )
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        verbose_name = _("personal recommendation")
+        verbose_name_plural = _("personal recommendations")
+        ordering = ["user", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "product"], name="one_pick_per_shopper")
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} → {self.product_id}"

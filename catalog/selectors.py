@@ -17,6 +17,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     OuterRef,
     Prefetch,
     Q,
@@ -25,7 +26,17 @@ from django.db.models import (
 )
 
 from .cache import catalog_version
-from .models import Attribute, AttributeValue, Brand, Category, Product, ProductImage, Variant
+from .models import (
+    Attribute,
+    AttributeValue,
+    Brand,
+    Category,
+    PersonalRecommendation,
+    Product,
+    ProductImage,
+    Recommendation,
+    Variant,
+)
 from .search import product_search
 
 PAGE_TIMEOUT = 15 * 60
@@ -81,7 +92,9 @@ class CategoryTree:
     hidden category are not listed.
     """
 
-    def __init__(self, categories):
+    def __init__(self, categories, promotions=()):
+        # Active category promotions as (category id, percent off, starts, ends).
+        self.promotions = list(promotions)
         self.by_id = {category.pk: category for category in categories}
         self._children = defaultdict(list)
         for category in categories:
@@ -153,13 +166,35 @@ class CategoryTree:
 
 
 def load_category_tree():
-    return CategoryTree(
-        list(
-            Category.objects.only(
-                "pk", "parent_id", "name", "slug", "description", "image", "position", "is_active"
-            )
+    """The tree and its promotions in one query: every price shown depends on both.
+
+    A category with several promotions comes back once per promotion; the duplicates fold.
+    """
+    rows = (
+        Category.objects.only(
+            "pk", "parent_id", "name", "slug", "description", "image", "position", "is_active"
         )
+        .annotate(
+            live=FilteredRelation("promotions", condition=Q(promotions__is_active=True)),
+            promotion_percent=F("live__percent_off"),
+            promotion_starts_at=F("live__starts_at"),
+            promotion_ends_at=F("live__ends_at"),
+        )
+        .order_by("position", "name", "pk")
     )
+    categories, promotions = {}, []
+    for category in rows:
+        categories.setdefault(category.pk, category)
+        if category.promotion_percent is not None:
+            promotions.append(
+                (
+                    category.pk,
+                    category.promotion_percent,
+                    category.promotion_starts_at,
+                    category.promotion_ends_at,
+                )
+            )
+    return CategoryTree(list(categories.values()), promotions)
 
 
 def category_tree():
@@ -341,19 +376,27 @@ class Filters:
         return products.order_by(*(SORTS.get(self.query.sort) or BESTSELLING))
 
 
-def _with_card_data(products):
-    """What a product card shows: brand, cover image, the cheapest variant's compare-at price
-    and whether other variants cost more ("from …")."""
-    cheapest = Variant.objects.filter(product=OuterRef("pk"), is_active=True).order_by(
+def _card_figures(product_ref, min_price_ref):
+    """Annotations a product card needs from the cheapest variant: its compare-at price and
+    sale, and whether other variants cost more ("from …")."""
+    cheapest = Variant.objects.filter(product=OuterRef(product_ref), is_active=True).order_by(
         "price", "position", "pk"
     )
+    return {
+        "compare_at_price": Subquery(cheapest.values("compare_at_price")[:1]),
+        "sale_price": Subquery(cheapest.values("sale_price")[:1]),
+        "sale_starts_at": Subquery(cheapest.values("sale_starts_at")[:1]),
+        "sale_ends_at": Subquery(cheapest.values("sale_ends_at")[:1]),
+        "has_price_range": Exists(cheapest.filter(price__gt=OuterRef(min_price_ref))),
+    }
+
+
+def _with_card_data(products):
+    """What a product card shows: brand, cover image and the cheapest variant's figures."""
     return (
         products.select_related("brand")
         .defer("description", "search_vector")
-        .annotate(
-            compare_at_price=Subquery(cheapest.values("compare_at_price")[:1]),
-            has_price_range=Exists(cheapest.filter(price__gt=OuterRef("min_price"))),
-        )
+        .annotate(**_card_figures("pk", "min_price"))
         .prefetch_related(
             Prefetch(
                 "images",
@@ -460,6 +503,49 @@ def home_page(*, tree):
     )
 
 
+def recommended_for(user, *, tree):
+    """A signed-in shopper's picks from `build_recommendations`, as cards, in one query."""
+    picks = PersonalRecommendation.objects.filter(user=user).order_by("rank")
+    return _recommended_cards(picks, "product", tree=tree, limit=HOME_SHELF_SIZE)
+
+
+def _recommended_cards(rows, field_name, *, tree, limit=None):
+    """The products that precomputed rows point to, ready for cards, in a single query.
+
+    Products gone inactive, hidden or out of stock since the last build are left out here,
+    so they are never shown even before the next build. The cover image is annotated rather
+    than prefetched, to keep it to one query.
+    """
+    rows = rows.filter(
+        **{f"{field_name}__is_active": True, f"{field_name}__in_stock": True}
+    ).select_related(f"{field_name}__brand")
+    if tree.has_hidden:
+        rows = rows.filter(**{f"{field_name}__category_id__in": tree.visible_ids})
+    cover = ProductImage.objects.filter(product=OuterRef(f"{field_name}_id")).order_by(
+        "position", "pk"
+    )
+    figures = _card_figures(f"{field_name}_id", f"{field_name}__min_price")
+    rows = rows.defer(f"{field_name}__description", f"{field_name}__search_vector").annotate(
+        **{f"card_{name}": value for name, value in figures.items()},
+        cover_image=Subquery(cover.values("image")[:1]),
+        cover_card=Subquery(cover.values("card")[:1]),
+        cover_alt=Subquery(cover.values("alt")[:1]),
+    )
+    cards = []
+    for row in rows[:limit]:
+        product = getattr(row, field_name)
+        for name in figures:
+            setattr(product, name, getattr(row, f"card_{name}"))
+        product.covers = (
+            [ProductImage(image=row.cover_image, card=row.cover_card, alt=row.cover_alt)]
+            if row.cover_image
+            else []
+        )
+        product.recommendation_kind = getattr(row, "kind", None)
+        cards.append(product)
+    return cards
+
+
 # Product page
 
 
@@ -471,6 +557,8 @@ class ProductPage:
     specs: list  # [(attribute name, [values])]
     reviews: list  # the latest ones
     breadcrumbs: list  # categories from the top of the tree down to the product's
+    bought_together: list = field(default_factory=list)
+    similar: list = field(default_factory=list)
 
     @property
     def cheapest(self):
@@ -494,7 +582,8 @@ class ProductPage:
 
 
 def product_page(slug, *, tree, include_inactive=False):
-    """Queries: the product, its variants, their options, images, attributes and reviews."""
+    """Queries: the product, its variants, their options, images, attributes, reviews and
+    the precomputed recommendations."""
     product = (
         Product.objects.select_related("brand", "category")
         .defer("search_vector")
@@ -529,6 +618,11 @@ def product_page(slug, *, tree, include_inactive=False):
     for value in product.attribute_values:
         specs[value.attribute.name].append(value.value)
     category = tree.by_id.get(product.category_id, product.category)
+    recommended = _recommended_cards(
+        Recommendation.objects.filter(product=product).order_by("kind", "rank"),
+        "recommended",
+        tree=tree,
+    )
     return ProductPage(
         product=product,
         variants=product.active_variants,
@@ -547,6 +641,14 @@ def product_page(slug, *, tree, include_inactive=False):
             )[:REVIEWS_SHOWN]
         ),
         breadcrumbs=[*tree.ancestors(category), category],
+        bought_together=[
+            card
+            for card in recommended
+            if card.recommendation_kind == Recommendation.Kind.BOUGHT_TOGETHER
+        ],
+        similar=[
+            card for card in recommended if card.recommendation_kind == Recommendation.Kind.SIMILAR
+        ],
     )
 
 

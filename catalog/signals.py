@@ -15,6 +15,7 @@ from .models import (
     AttributeValue,
     Brand,
     Category,
+    CategoryPromotion,
     Product,
     ProductImage,
     Review,
@@ -29,6 +30,8 @@ from .services import refresh_product_figures
 @receiver(post_save, sender=ProductImage)
 @receiver(post_delete, sender=ProductImage)
 @receiver(post_save, sender=Category)
+@receiver(post_save, sender=CategoryPromotion)
+@receiver(post_delete, sender=CategoryPromotion)
 @receiver(post_delete, sender=Category)
 @receiver(post_save, sender=Brand)
 @receiver(post_delete, sender=Brand)

@@ -23,7 +23,10 @@ def home(request):
     shelves = selectors.cached_for_guests(
         request, "home", "", lambda: selectors.home_page(tree=tree)
     )
-    return render(request, "catalog/home.html", {"home": shelves})
+    for_you = (
+        selectors.recommended_for(request.user, tree=tree) if request.user.is_authenticated else []
+    )
+    return render(request, "catalog/home.html", {"home": shelves, "for_you": for_you})
 
 
 def product_list(request, slug=None):

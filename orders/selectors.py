@@ -10,6 +10,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from catalog.pricing import effective_price
 from shop.money import quantize
 
 from .models import Cart, CartLine, Order
@@ -20,8 +21,12 @@ CART_SESSION_KEY = "cart_key"
 
 
 def unit_price(variant) -> Decimal:
-    """What one unit of the variant costs now, tax included: the one place prices come from."""
-    return variant.price
+    """What one unit of the variant costs now, tax included: the one place prices come from.
+
+    Sales and category promotions apply here, so the cart and checkout charge what the
+    product page shows.
+    """
+    return effective_price(variant)
 
 
 def tax_rate_for(country) -> Decimal:

@@ -1,4 +1,5 @@
-"""Template helpers of the storefront: rating stars, page links and JSON-LD product markup."""
+"""Template helpers of the storefront: rating stars, page links, JSON-LD product markup and
+the prices shoppers pay with promotions applied."""
 
 import json
 
@@ -7,6 +8,8 @@ from django.conf import settings
 from django.utils.html import format_html, strip_tags
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+
+from catalog import pricing
 
 register = template.Library()
 
@@ -57,11 +60,12 @@ def product_json_ld(context, page):
     }
     if product.brand:
         data["brand"] = {"@type": "Brand", "name": product.brand.name}
+    prices = {variant.pk: pricing.effective_price(variant) for variant in page.variants}
     offers = [
         {
             "@type": "Offer",
             "sku": variant.sku,
-            "price": str(variant.price),
+            "price": str(prices[variant.pk]),
             "priceCurrency": settings.SHOP_CURRENCY,
             "availability": IN_STOCK if variant.is_available else OUT_OF_STOCK,
             "url": url,
@@ -74,8 +78,8 @@ def product_json_ld(context, page):
     elif offers:
         data["offers"] = {
             "@type": "AggregateOffer",
-            "lowPrice": str(page.cheapest.price),
-            "highPrice": str(page.highest_price),
+            "lowPrice": str(min(prices.values())),
+            "highPrice": str(max(prices.values())),
             "priceCurrency": settings.SHOP_CURRENCY,
             "offerCount": len(offers),
             "availability": IN_STOCK if page.in_stock else OUT_OF_STOCK,
@@ -91,3 +95,14 @@ def product_json_ld(context, page):
         }
     markup = json.dumps(data, ensure_ascii=False).translate(JSON_SCRIPT_ESCAPES)
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(markup))  # noqa: S308 - escaped above
+
+
+@register.simple_tag
+def card_offer(product):
+    """The price on a product card, with the regular one to strike through on a promotion."""
+    return pricing.card_offer(product)
+
+
+@register.simple_tag
+def variant_offer(variant):
+    return pricing.variant_offer(variant)

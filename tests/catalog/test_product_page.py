@@ -182,7 +182,7 @@ def test_the_product_page_runs_the_same_queries_for_1_and_10_variants_and_images
 ):
     product = make_product(variants=size, images=size)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         html = page(client, product)
 
     assert html.count('name="variant"') == size

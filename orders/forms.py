@@ -68,11 +68,15 @@ class CheckoutForm(forms.Form):
     city = forms.CharField(label=_("City"), max_length=100, required=False)
     country = forms.ChoiceField(label=_("Country"), required=False)
     phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
-    shipping_method = forms.ChoiceField(label=_("Shipping method"), widget=forms.RadioSelect)
+    shipping_method = forms.ChoiceField(
+        label=_("Shipping method"),
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": _("This shipping method can't deliver this order.")},
+    )
     payment_method = forms.ChoiceField(label=_("Payment method"), widget=forms.RadioSelect)
     voucher_code = forms.CharField(label=_("Voucher code"), max_length=40, required=False)
 
-    def __init__(self, *args, user, subtotal, **kwargs):
+    def __init__(self, *args, user, subtotal, weight_grams=None, **kwargs):
         super().__init__(*args, label_suffix="", **kwargs)
         self.user = user if user.is_authenticated else None
         if self.user is None:
@@ -85,15 +89,29 @@ class CheckoutForm(forms.Form):
             else:
                 del self.fields["saved_address"]
         self.fields["country"].choices = [("", _("Choose a country"))] + list(countries)
+        # The country is known before the form is sent only from the shopper's last choice
+        # or their saved address; the server checks the method against the address anyway.
         self.fields["shipping_method"].choices = [
             (str(option.method.pk), self._shipping_label(option))
-            for option in shipping_options(subtotal=subtotal)
+            for option in shipping_options(
+                subtotal=subtotal,
+                country=None if self.is_bound else self._known_country(kwargs.get("initial")),
+                weight_grams=weight_grams,
+            )
         ]
         self.fields["payment_method"].choices = [
             (method.value, method.label) for method in selectors.payment_methods()
         ]
         if self.fields["shipping_method"].choices:
             self.initial.setdefault("shipping_method", self.fields["shipping_method"].choices[0][0])
+
+    def _known_country(self, initial):
+        initial = initial or {}
+        if initial.get("country"):
+            return initial["country"]
+        saved = initial.get("saved_address")
+        address = self.user.addresses.filter(pk=saved).first() if self.user and saved else None
+        return str(address.country) if address else None
 
     @staticmethod
     def _shipping_label(option):

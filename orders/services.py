@@ -19,7 +19,13 @@ from django_countries import countries
 from catalog.models import Variant
 from catalog.services import record_units_sold
 from shipping.models import ShippingMethod
-from shipping.services import release_reservation, reserve_stock, shipping_price
+from shipping.services import (
+    parcel_weight,
+    release_reservation,
+    reserve_stock,
+    serves,
+    shipping_price,
+)
 from shop.money import quantize
 
 from . import selectors
@@ -373,7 +379,9 @@ class Quote:
     voucher: Voucher | None
 
 
-def quote_order(*, amounts, shipping_method, country, voucher=None, email="", user=None) -> Quote:
+def quote_order(
+    *, amounts, shipping_method, country, voucher=None, email="", user=None, weight_grams=0
+) -> Quote:
     """Sum up (unit price, quantity) pairs with shipping, voucher and the country's tax."""
     subtotal = quantize(sum((price * quantity for price, quantity in amounts), Decimal("0")))
     discount = Decimal("0.00")
@@ -381,7 +389,11 @@ def quote_order(*, amounts, shipping_method, country, voucher=None, email="", us
         check_voucher(voucher=voucher, subtotal=subtotal, email=email, user=user)
         discount = discount_for(voucher, subtotal)
     # Free shipping thresholds count what the shopper pays for the goods, after the discount.
-    shipping = quantize(shipping_price(method=shipping_method, subtotal=subtotal - discount))
+    shipping = quantize(
+        shipping_price(
+            method=shipping_method, subtotal=subtotal - discount, weight_grams=weight_grams
+        )
+    )
     total = subtotal - discount + shipping
     rate = selectors.tax_rate_for(country)
     return Quote(
@@ -396,13 +408,26 @@ def quote_order(*, amounts, shipping_method, country, voucher=None, email="", us
     )
 
 
-def active_shipping_method(shipping_method_id):
+def active_shipping_method(shipping_method_id, *, country=None, weight_grams=None):
+    """The chosen method, refused unless it serves this country and this parcel's weight."""
     method_id = _as_id(shipping_method_id)
     method = (
-        ShippingMethod.objects.filter(pk=method_id, is_active=True).first() if method_id else None
+        ShippingMethod.objects.filter(pk=method_id, is_active=True).select_related("zone").first()
+        if method_id
+        else None
     )
     if method is None:
         raise CheckoutError(_("Choose a shipping method."))
+    if not serves(method, country=country):
+        raise CheckoutError(
+            _("“%(method)s” does not deliver to %(country)s: choose another shipping method.")
+            % {"method": method.name, "country": countries.name(country)}
+        )
+    if not serves(method, weight_grams=weight_grams):
+        raise CheckoutError(
+            _("Your parcel is too heavy for “%(method)s”: choose another shipping method.")
+            % {"method": method.name}
+        )
     return method
 
 
@@ -494,7 +519,10 @@ def place_order(
         if placed is not None:
             return placed
         lines = _buyable_lines(cart)
-        method = active_shipping_method(shipping_method_id)
+        weight = parcel_weight((line.variant, line.quantity) for line in lines)
+        method = active_shipping_method(
+            shipping_method_id, country=address["country"], weight_grams=weight
+        )
         voucher = find_voucher(voucher_code, lock=True) if str(voucher_code).strip() else None
         prices = {line.pk: selectors.unit_price(line.variant) for line in lines}
         quote = quote_order(
@@ -504,6 +532,7 @@ def place_order(
             voucher=voucher,
             email=email,
             user=user,
+            weight_grams=weight,
         )
         paid_on_delivery = payment_method == Order.PaymentMethod.CASH_ON_DELIVERY
         order = _create_order(
@@ -670,3 +699,9 @@ def cancel_unpaid_orders(*, now=None) -> list[Order]:
         except InvalidTransition:
             continue  # paid or cancelled by someone else since we looked
     return cancelled
+
+
+def record_shipped(*, quantities):
+    """Count units as shipped on order lines ({line id: units}); the DB keeps it within ordered."""
+    for line_id, units in sorted(quantities.items()):
+        OrderLine.objects.filter(pk=line_id).update(quantity_shipped=F("quantity_shipped") + units)

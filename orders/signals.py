@@ -16,3 +16,30 @@ def merge_cart_on_login(sender, request, user, **kwargs):
     from .services import claim_guest_cart
 
     claim_guest_cart(session=request.session, user=user)
+
+
+def record_packed_lines(sender, order_id, quantities, **kwargs):
+    """Units packed into a shipment count as shipped on the order's lines."""
+    from .services import record_shipped
+
+    record_shipped(quantities=quantities)
+
+
+def follow_shipment(sender, order_id, any_left, all_shipped, all_delivered, **kwargs):
+    """The order's status follows its parcels: partially shipped, shipped, delivered."""
+    from .models import Order
+    from .services import TRANSITIONS, change_status
+
+    Status = Order.Status
+    if all_delivered:
+        steps = [Status.SHIPPED, Status.DELIVERED]
+    elif all_shipped:
+        steps = [Status.SHIPPED]
+    elif any_left:
+        steps = [Status.PARTIALLY_SHIPPED]
+    else:
+        return
+    order = Order.objects.get(pk=order_id)
+    for step in steps:
+        if order.status != step and step in TRANSITIONS[order.status]:
+            change_status(order=order, to_status=step)

@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_countries import countries
 
-from shipping.services import OutOfStock
+from shipping.selectors import shipments_of
+from shipping.services import OutOfStock, parcel_weight
 
 from . import selectors, services
 from .forms import AddToCartForm, CartQuantityForm, CheckoutForm
@@ -119,14 +120,22 @@ def _cart_ready_for_checkout(request):
     return cart, view
 
 
+def _weight(view):
+    return parcel_weight((row.line.variant, row.line.quantity) for row in view.rows)
+
+
 def _quote(view, data, user):
+    country = data["address"]["country"]
     return services.quote_order(
         amounts=[(row.unit_price, row.line.quantity) for row in view.rows],
-        shipping_method=services.active_shipping_method(data["shipping_method_id"]),
-        country=data["address"]["country"],
+        shipping_method=services.active_shipping_method(
+            data["shipping_method_id"], country=country, weight_grams=_weight(view)
+        ),
+        country=country,
         voucher=services.find_voucher(data["voucher_code"]) if data["voucher_code"] else None,
         email=data["email"],
         user=user,
+        weight_grams=_weight(view),
     )
 
 
@@ -139,6 +148,7 @@ def checkout(request):
         request.POST if request.method == "POST" else None,
         user=request.user,
         subtotal=view.subtotal,
+        weight_grams=_weight(view),
         initial=CheckoutForm.initial_from(saved, request.user),
     )
     if request.method == "POST" and form.is_valid():
@@ -262,7 +272,12 @@ def order_detail(request, number):
     key = request.GET.get("key", "")
     order = selectors.order_for_viewer(number=number, user=request.user, key=key)
     return _order_page(
-        request, "orders/order_detail.html", order, key=key, can_cancel=services.can_cancel(order)
+        request,
+        "orders/order_detail.html",
+        order,
+        key=key,
+        can_cancel=services.can_cancel(order),
+        shipments=shipments_of(order),
     )
 
 

@@ -429,6 +429,13 @@ def mark_order_transfer_received(*, order, user, paid_at=None, notify=True):
     return order
 
 
+def open_cash_payment(*, order_id):
+    """The cash-on-delivery payment of this order still to collect, or None."""
+    return Payment.objects.filter(
+        order_id=order_id, method=Method.CASH_ON_DELIVERY, status__in=OPEN
+    ).first()
+
+
 def mark_cash_collected(*, payment, paid_at=None):
     """The courier collected the cash on delivery: the payment succeeds.
 

@@ -1,4 +1,4 @@
-"""What staff see of warehouses, stock and shipping methods in Django admin.
+"""What staff see of warehouses, stock, shipping methods, shipments and purchase orders.
 
 Stock counts are never edited as fields: the stock level form takes the units received or a
 count and hands them to the stock services, which lock the row and write the ledger. The
@@ -15,7 +15,21 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
-from .models import Allocation, ShippingMethod, StockLevel, StockMovement, Warehouse
+from .models import (
+    Allocation,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Shipment,
+    ShipmentEvent,
+    ShipmentLine,
+    ShippingMethod,
+    ShippingZone,
+    StockLevel,
+    StockMovement,
+    Supplier,
+    Warehouse,
+    WeightBand,
+)
 
 # Far above any real delivery or count, far below the database's integer limit.
 MAX_UNITS = 1_000_000
@@ -76,7 +90,7 @@ class StockLevelForm(forms.ModelForm):
 
     class Meta:
         model = StockLevel
-        fields = ["variant", "warehouse", "low_stock_threshold"]
+        fields = ["variant", "warehouse", "low_stock_threshold", "supplier"]
 
     def clean(self):
         cleaned = super().clean()
@@ -146,8 +160,9 @@ class StockLevelAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         movement = (_("Receive or count"), {"fields": ["received", "counted", "note"]})
         if obj is None:
-            return [(None, {"fields": ["variant", "warehouse", "low_stock_threshold"]}), movement]
-        return [(None, {"fields": [*self.COUNTS, "low_stock_threshold"]}), movement]
+            fields = ["variant", "warehouse", "low_stock_threshold", "supplier"]
+            return [(None, {"fields": fields}), movement]
+        return [(None, {"fields": [*self.COUNTS, "low_stock_threshold", "supplier"]}), movement]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.COUNTS
@@ -198,8 +213,10 @@ class StockLevelAdmin(admin.ModelAdmin):
             )
         else:
             level = obj
-        # Only the threshold is written here; the counts were written by the service.
-        StockLevel.objects.filter(pk=level.pk).update(low_stock_threshold=obj.low_stock_threshold)
+        # Only the threshold and supplier are written here; the service wrote the counts.
+        StockLevel.objects.filter(pk=level.pk).update(
+            low_stock_threshold=obj.low_stock_threshold, supplier=obj.supplier
+        )
         obj.pk, obj.on_hand, obj.reserved = level.pk, level.on_hand, level.reserved
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -251,9 +268,269 @@ class StockMovementAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(ShippingZone)
+class ShippingZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "country_list"]
+    search_fields = ["name"]
+
+    @admin.display(description=_("countries"))
+    def country_list(self, zone):
+        return ", ".join(country.code for country in zone.countries)
+
+
+class WeightBandInline(admin.TabularInline):
+    model = WeightBand
+    extra = 1
+
+
 @admin.register(ShippingMethod)
 class ShippingMethodAdmin(admin.ModelAdmin):
-    list_display = ["name", "price", "free_over", "min_days", "max_days", "position", "is_active"]
+    list_display = [
+        "name",
+        "zone",
+        "carrier",
+        "rate",
+        "price",
+        "free_over",
+        "min_days",
+        "max_days",
+        "position",
+        "is_active",
+    ]
     list_editable = ["position", "is_active"]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "zone", "carrier", "rate"]
+    list_select_related = ["zone"]
     search_fields = ["name"]
+    inlines = [WeightBandInline]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ShipmentLineInline(ReadOnlyInline):
+    model = ShipmentLine
+    fields = readonly_fields = ["order_line", "quantity"]
+
+
+class ShipmentEventInline(ReadOnlyInline):
+    model = ShipmentEvent
+    fields = readonly_fields = ["happened_at", "status", "note", "user"]
+
+
+class ShipmentForm(forms.ModelForm):
+    """A new parcel: the order, where from, and which units (blank: all still to ship)."""
+
+    quantities = forms.CharField(
+        label=_("Units to ship"),
+        required=False,
+        help_text=_("“SKU: units”, comma separated, e.g. “TEE-M: 2, MUG: 1”. Blank ships all."),
+    )
+
+    class Meta:
+        model = Shipment
+        fields = ["order", "warehouse", "carrier", "tracking_number"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "warehouse" in self.fields:
+            self.fields["warehouse"].required = False
+            self.fields["warehouse"].help_text = _("Blank: the warehouse holding the stock.")
+
+    def clean_quantities(self):
+        text = self.cleaned_data["quantities"].strip()
+        order = self.cleaned_data.get("order")
+        if not text or order is None:
+            return None
+        lines = {line.sku.upper(): line.pk for line in order.lines.all()}
+        quantities = {}
+        for part in filter(None, (piece.strip() for piece in text.split(","))):
+            sku, _sep, units = part.rpartition(":")
+            sku = sku.strip().upper()
+            if sku not in lines:
+                raise forms.ValidationError(
+                    _("%(sku)s is not on this order.") % {"sku": sku or part}
+                )
+            try:
+                quantities[lines[sku]] = int(units)
+            except ValueError:
+                raise forms.ValidationError(
+                    _("Write the units of %(sku)s as a whole number.") % {"sku": sku}
+                ) from None
+        return quantities
+
+
+STAFF_STEPS = [
+    Shipment.Status.SHIPPED,
+    Shipment.Status.IN_TRANSIT,
+    Shipment.Status.OUT_FOR_DELIVERY,
+    Shipment.Status.DELIVERED,
+    Shipment.Status.EXCEPTION,
+    Shipment.Status.RETURNED,
+]
+
+
+def _step_action(status):
+    def action(modeladmin, request, queryset):
+        moved = 0
+        for shipment in queryset.order_by("pk"):
+            try:
+                services.advance_shipment(shipment=shipment, status=status, user=request.user)
+                moved += 1
+            except services.ShipmentError as error:
+                modeladmin.message_user(request, f"{shipment}: {error}", messages.ERROR)
+        if moved:
+            modeladmin.message_user(
+                request,
+                _("%(count)d shipments are now “%(status)s”.")
+                % {"count": moved, "status": status.label},
+                messages.SUCCESS,
+            )
+
+    action.__name__ = f"mark_{status.value}"
+    return admin.action(description=_("Mark as “%(status)s”") % {"status": status.label})(action)
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    form = ShipmentForm
+    list_display = [
+        "pk",
+        "order",
+        "warehouse",
+        "carrier",
+        "tracking_number",
+        "status",
+        "created_at",
+        "slip",
+    ]
+    list_filter = ["status", "carrier", "warehouse"]
+    list_select_related = ["order", "warehouse"]
+    search_fields = ["order__number", "tracking_number"]
+    raw_id_fields = ["order"]
+    inlines = [ShipmentLineInline, ShipmentEventInline]
+    actions = [*(_step_action(status) for status in STAFF_STEPS), "ask_carrier"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["order", "warehouse", "carrier", "tracking_number", "quantities"]
+        return ["order", "warehouse", "carrier", "tracking_number", "status", "label", "slip"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["order", "warehouse", "carrier", "status", "label", "slip"]
+
+    def has_delete_permission(self, request, obj=None):
+        """A parcel that left stock stays on record."""
+        return False
+
+    @admin.display(description=_("packing slip"))
+    def slip(self, shipment):
+        if shipment.pk is None:
+            return "—"
+        url = reverse("shipping:packing_slip", args=[shipment.pk])
+        return format_html('<a href="{}" target="_blank">{}</a>', url, _("Print"))
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            services.set_tracking_number(shipment=obj, tracking_number=data["tracking_number"])
+            return
+        shipment = services.create_shipment(
+            order=data["order"],
+            warehouse=data.get("warehouse"),
+            quantities=data.get("quantities"),
+            carrier=data["carrier"],
+            tracking_number=data.get("tracking_number", ""),
+            user=request.user,
+        )
+        obj.pk = shipment.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        """Lines and events are written by the services only."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A shipment rule broken shows as a message on the form, not an error page."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (services.ShipmentError, services.StockError) as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description=_("Ask the carrier for news"))
+    def ask_carrier(self, request, queryset):
+        steps = sum(services.track_shipment(shipment=shipment) for shipment in queryset)
+        self.message_user(request, _("%(count)d new steps recorded.") % {"count": steps})
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ["name", "email", "lead_time_days", "review_days"]
+    search_fields = ["name"]
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    fields = ["variant", "quantity", "reorder_point"]
+    readonly_fields = ["reorder_point"]
+    raw_id_fields = ["variant"]
+    extra = 0
+
+    def _editable(self, obj):
+        return obj is None or obj.status == PurchaseOrder.Status.DRAFT
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "supplier", "warehouse", "status", "created_at", "sent_at"]
+    list_filter = ["status", "supplier", "warehouse"]
+    list_select_related = ["supplier", "warehouse"]
+    inlines = [PurchaseOrderLineInline]
+    readonly_fields = ["status", "created_at", "sent_at", "received_at"]
+    actions = ["send", "receive"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != PurchaseOrder.Status.DRAFT:
+            return [*self.readonly_fields, "supplier", "warehouse"]
+        return self.readonly_fields
+
+    def _run(self, request, queryset, service, done):
+        for purchase_order in queryset.order_by("pk"):
+            try:
+                service(purchase_order=purchase_order)
+            except services.PurchaseOrderError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, done % {"po": purchase_order}, messages.SUCCESS)
+
+    @admin.action(description=_("Send to the supplier"))
+    def send(self, request, queryset):
+        self._run(request, queryset, services.send_purchase_order, _("%(po)s was sent."))
+
+    @admin.action(description=_("Receive into stock"))
+    def receive(self, request, queryset):
+        def receive(*, purchase_order):
+            return services.receive_purchase_order(purchase_order=purchase_order, user=request.user)
+
+        self._run(request, queryset, receive, _("%(po)s was received into stock."))

@@ -1,4 +1,4 @@
-"""Stock actions: every change to a stock level goes through here and writes the stock ledger.
+"""Stock, shipment and replenishment actions: every change to a stock level writes the ledger.
 
 Each function is one transaction (joining the caller's when there is one): it locks the stock
 rows it changes, writes a `StockMovement` per row changed, and recomputes the variants'
@@ -9,15 +9,40 @@ to give a clear `StockError` instead of an integrity error.
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.apps import apps
 from django.db import IntegrityError, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from catalog.models import Variant
 from catalog.services import update_availability
 
-from .models import Allocation, ShippingMethod, StockLevel, StockMovement, Warehouse
-from .selectors import ShippingOption, shipping_options, shipping_price  # noqa: F401
+from . import carriers
+from .models import (
+    Allocation,
+    Carrier,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Shipment,
+    ShipmentEvent,
+    ShipmentLine,
+    ShippingMethod,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+)
+from .replenishment import DEMAND_WINDOW_DAYS, policy_levels
+from .selectors import (  # noqa: F401
+    ShippingOption,
+    parcel_weight,
+    serves,
+    shipping_options,
+    shipping_price,
+)
+from .signals import order_lines_packed, shipment_status_changed
 
 NOTE_LENGTH = StockMovement._meta.get_field("note").max_length
 
@@ -429,3 +454,421 @@ def _move(level, **change):
     movement = _apply(level, **change)
     level.save(update_fields=["on_hand", "reserved"])
     movement.save()
+
+
+# Shipments
+
+ShipmentStatus = Shipment.Status
+# Orders a shipment may be made for (order statuses, by value: orders sits above shipping).
+SHIPPABLE_ORDER_STATUSES = ("confirmed", "paid", "partially_shipped")
+# A parcel's journey: where each status may go next. A carrier may skip steps.
+SHIPMENT_TRANSITIONS = {
+    ShipmentStatus.PACKED: {
+        ShipmentStatus.SHIPPED,
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.EXCEPTION,
+    },
+    ShipmentStatus.SHIPPED: {
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.EXCEPTION,
+        ShipmentStatus.RETURNED,
+    },
+    ShipmentStatus.IN_TRANSIT: {
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.EXCEPTION,
+        ShipmentStatus.RETURNED,
+    },
+    ShipmentStatus.OUT_FOR_DELIVERY: {
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.EXCEPTION,
+        ShipmentStatus.RETURNED,
+    },
+    ShipmentStatus.EXCEPTION: {
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.DELIVERED,
+        ShipmentStatus.RETURNED,
+    },
+    ShipmentStatus.DELIVERED: set(),
+    ShipmentStatus.RETURNED: set(),
+}
+
+
+class ShipmentError(Exception):
+    """A shipment staff or a carrier asked for that breaks a rule; the message says which."""
+
+
+def _staff(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+def _default_warehouse(lines):
+    allocation = (
+        Allocation.objects.filter(order_line__in=lines)
+        .select_related("stock_level__warehouse")
+        .order_by("-stock_level__warehouse__priority", "stock_level__pk")
+        .first()
+    )
+    if allocation is None:
+        raise ShipmentError(gettext("Nothing of this order is reserved to ship."))
+    return allocation.stock_level.warehouse
+
+
+def _quantities_to_ship(lines, quantities):
+    """{line: units} to ship: what was asked, or everything still to ship."""
+    if quantities is None:
+        wanted = {line: line.quantity - line.quantity_shipped for line in lines}
+    else:
+        by_id = {line.pk: line for line in lines}
+        unknown = set(quantities) - set(by_id)
+        if unknown:
+            raise ShipmentError(gettext("Those lines are not part of this order."))
+        wanted = {by_id[pk]: quantity for pk, quantity in quantities.items()}
+    wanted = {line: quantity for line, quantity in wanted.items() if quantity}
+    if not wanted:
+        raise ShipmentError(gettext("Nothing is left to ship on this order."))
+    for line, quantity in wanted.items():
+        left = line.quantity - line.quantity_shipped
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise ShipmentError(gettext("Ship a whole number of units."))
+        if quantity > left:
+            raise ShipmentError(
+                gettext("Only %(left)d of %(sku)s are left to ship.")
+                % {"left": left, "sku": line.sku}
+            )
+    return wanted
+
+
+def _check_warehouse(wanted, warehouse):
+    """Each line must ship from the warehouse that consume_reservation takes it from.
+
+    Reserved units leave from the highest-priority warehouse holding them first, so a parcel
+    packed anywhere else would have the ledger empty the wrong shelf.
+    """
+    allocations = (
+        Allocation.objects.filter(order_line__in=list(wanted))
+        .select_related("stock_level")
+        .order_by("-stock_level__warehouse__priority", "stock_level__pk")
+    )
+    first = {}
+    for allocation in allocations:
+        first.setdefault(allocation.order_line_id, allocation)
+    for line, quantity in wanted.items():
+        allocation = first.get(line.pk)
+        here = allocation is not None and allocation.stock_level.warehouse_id == warehouse.pk
+        held = allocation.quantity if here else 0
+        if held < quantity:
+            raise ShipmentError(
+                gettext("%(warehouse)s can ship only %(held)d of %(sku)s for this order now.")
+                % {"warehouse": warehouse, "held": held, "sku": line.sku}
+            )
+
+
+def create_shipment(
+    *, order, warehouse=None, quantities=None, carrier=Carrier.MANUAL, tracking_number="", user=None
+) -> Shipment:
+    """Pack units of a paid or cash-on-delivery order into a parcel and take them out of stock.
+
+    `quantities` maps order line ids to units; without it everything left is packed. The
+    units leave stock through consume_reservation (the ledger says "shipment"), the lines
+    count them as shipped, and the carrier books the parcel.
+    """
+    with transaction.atomic():
+        # The order first, then its lines and stock rows: the order cancel_order locks them in.
+        order.status = (
+            type(order)
+            .objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=order.pk)
+        )
+        lines = list(order.lines.select_for_update().order_by("pk"))
+        if order.status not in SHIPPABLE_ORDER_STATUSES:
+            raise ShipmentError(
+                gettext("Order %(number)s is “%(status)s”: it can't be shipped.")
+                % {"number": order.number, "status": order.get_status_display()}
+            )
+        wanted = _quantities_to_ship(lines, quantities)
+        warehouse = warehouse or _default_warehouse(list(wanted))
+        _check_warehouse(wanted, warehouse)
+        shipment = Shipment.objects.create(
+            order=order, warehouse=warehouse, carrier=carrier, created_by=_staff(user)
+        )
+        note = gettext("Shipment %(id)s") % {"id": shipment.pk}
+        for line, quantity in wanted.items():
+            consume_reservation(order_line=line, quantity=quantity, user=user, note=note)
+        order_lines_packed.send(
+            sender=Shipment,
+            order_id=order.pk,
+            quantities={line.pk: quantity for line, quantity in wanted.items()},
+        )
+        ShipmentLine.objects.bulk_create(
+            ShipmentLine(shipment=shipment, order_line=line, quantity=quantity)
+            for line, quantity in wanted.items()
+        )
+        booking = carriers.adapter_for(carrier).book(shipment, tracking_number=tracking_number)
+        shipment.tracking_number, shipment.label = booking.tracking_number, booking.label
+        shipment.save(update_fields=["tracking_number", "label", "updated_at"])
+        ShipmentEvent.objects.create(
+            shipment=shipment,
+            status=ShipmentStatus.PACKED,
+            happened_at=shipment.created_at,
+            user=_staff(user),
+        )
+    return shipment
+
+
+def set_tracking_number(*, shipment, tracking_number) -> Shipment:
+    """Staff type the number a manual carrier gave them."""
+    number = str(tracking_number).strip()[:64]
+    if not number:
+        raise ShipmentError(gettext("Enter the tracking number."))
+    Shipment.objects.filter(pk=shipment.pk).update(tracking_number=number)
+    shipment.tracking_number = number
+    return shipment
+
+
+def _order_facts(order_id):
+    shipments = list(Shipment.objects.filter(order_id=order_id).values_list("status", flat=True))
+    left = [status for status in shipments if status != ShipmentStatus.PACKED]
+    lines = apps.get_model("orders", "OrderLine").objects.filter(order_id=order_id)
+    everything_packed = not lines.filter(quantity_shipped__lt=F("quantity")).exists()
+    all_shipped = everything_packed and len(left) == len(shipments)
+    return {
+        "any_left": bool(left),
+        "all_shipped": all_shipped,
+        "all_delivered": all_shipped
+        and all(status == ShipmentStatus.DELIVERED for status in shipments),
+    }
+
+
+def advance_shipment(
+    *, shipment, status, user=None, note="", happened_at=None, reference=""
+) -> Shipment:
+    """Move a parcel one step on its journey, record the event, and tell the order.
+
+    An event with a carrier reference already recorded changes nothing, so reading the
+    same tracking twice is harmless. The shopper is emailed when the parcel ships and
+    when it arrives, once each.
+    """
+    if status not in ShipmentStatus.values:
+        raise ShipmentError(gettext("“%(status)s” is not a shipment status.") % {"status": status})
+    with transaction.atomic():
+        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        if reference and locked.events.filter(reference=reference).exists():
+            return locked
+        if status not in SHIPMENT_TRANSITIONS[locked.status]:
+            raise ShipmentError(
+                gettext("A shipment that is “%(from)s” can't become “%(to)s”.")
+                % {"from": locked.get_status_display(), "to": ShipmentStatus(status).label}
+            )
+        previous = locked.status
+        ShipmentEvent.objects.create(
+            shipment=locked,
+            status=status,
+            note=note[:255],
+            reference=reference,
+            happened_at=happened_at or timezone.now(),
+            user=_staff(user),
+        )
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+        shipment_status_changed.send(
+            sender=Shipment,
+            shipment_id=locked.pk,
+            order_id=locked.order_id,
+            status=status,
+            previous_status=previous,
+            **_order_facts(locked.order_id),
+        )
+        kinds = ["shipped"] if previous == ShipmentStatus.PACKED else []
+        kinds += ["delivered"] if status == ShipmentStatus.DELIVERED else []
+        for kind in kinds:
+            _queue_shipment_email(locked.pk, kind)
+    shipment.status = locked.status
+    return locked
+
+
+def _queue_shipment_email(shipment_id, kind):
+    from .tasks import send_shipment_email
+
+    transaction.on_commit(lambda: send_shipment_email.delay(shipment_id, kind), robust=True)
+
+
+def track_shipment(*, shipment, now=None) -> int:
+    """Record what the carrier reports that is new; returns how many steps were taken."""
+    taken = 0
+    events = carriers.adapter_for(shipment.carrier).fetch_events(shipment, now=now)
+    for event in sorted(events, key=lambda event: event.happened_at):
+        shipment.refresh_from_db(fields=["status"])
+        if event.status not in SHIPMENT_TRANSITIONS[shipment.status]:
+            continue  # already past it, e.g. staff moved the parcel by hand
+        before = shipment.status
+        advance_shipment(
+            shipment=shipment,
+            status=event.status,
+            note=event.note,
+            happened_at=event.happened_at,
+            reference=event.reference,
+        )
+        taken += shipment.status != before
+    return taken
+
+
+# Replenishment
+
+OPEN_PURCHASE_ORDERS = (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.SENT)
+
+
+class PurchaseOrderError(Exception):
+    """A purchase order step that doesn't fit its status."""
+
+
+@dataclass(frozen=True)
+class Replenishment:
+    """The policy's figures for one stock level, and what to order now."""
+
+    level: StockLevel
+    mean: float
+    spread: float
+    reorder_point: int
+    order_up_to: int
+    position: int
+    quantity: int
+
+
+def daily_demand(*, level, days=DEMAND_WINDOW_DAYS, now=None) -> list[int]:
+    """Units the level was asked for on each of the last `days` days, oldest first.
+
+    Demand is what orders reserved, less what cancelled orders gave back; a day without
+    orders counts as zero.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    start = today - timedelta(days=days)
+    per_day = [0] * days
+    movements = level.movements.filter(
+        kind__in=[StockMovement.Kind.RESERVATION, StockMovement.Kind.RELEASE],
+        created_at__gte=now - timedelta(days=days + 1),
+    ).values_list("created_at", "reserved_change")
+    for created_at, change in movements:
+        index = (timezone.localdate(created_at) - start).days
+        if 0 <= index < days:
+            per_day[index] += change
+    return [max(units, 0) for units in per_day]
+
+
+def _on_order(level):
+    return (
+        PurchaseOrderLine.objects.filter(
+            purchase_order__status__in=OPEN_PURCHASE_ORDERS,
+            purchase_order__warehouse_id=level.warehouse_id,
+            variant_id=level.variant_id,
+        ).aggregate(units=Sum("quantity"))["units"]
+        or 0
+    )
+
+
+def plan_replenishment(*, level, now=None, days=DEMAND_WINDOW_DAYS) -> Replenishment:
+    """The policy's levels from the ledger's demand history, and the units to order now.
+
+    When available plus on order falls to the reorder point, order up to the order-up-to
+    level (see replenishment.policy_levels for the formula).
+    """
+    levels = policy_levels(
+        daily_demand(level=level, days=days, now=now),
+        lead_time_days=level.supplier.lead_time_days,
+        review_days=level.supplier.review_days,
+    )
+    reorder_point, order_up_to = levels.reorder_point, levels.order_up_to
+    position = level.on_hand - level.reserved + _on_order(level)
+    quantity = max(order_up_to - position, 0) if position <= reorder_point else 0
+    return Replenishment(
+        level=level,
+        mean=levels.mean,
+        spread=levels.spread,
+        reorder_point=reorder_point,
+        order_up_to=order_up_to,
+        position=position,
+        quantity=quantity,
+    )
+
+
+def replenish_stock(*, now=None, dry_run=False) -> list[Replenishment]:
+    """Plan every supplied stock level and add what to order to a draft purchase order.
+
+    One draft per supplier and warehouse collects the lines; stock already on order counts
+    as available, so running it twice orders nothing twice. dry_run plans without writing.
+    """
+    levels = (
+        StockLevel.objects.filter(supplier__isnull=False, warehouse__is_active=True)
+        .select_related("supplier", "warehouse", "variant")
+        .order_by("pk")
+    )
+    planned = []
+    for level in levels:
+        with transaction.atomic():
+            plan = plan_replenishment(level=level, now=now)
+            if not plan.quantity:
+                continue
+            planned.append(plan)
+            if dry_run:
+                continue
+            draft, _created = PurchaseOrder.objects.get_or_create(
+                supplier=level.supplier,
+                warehouse=level.warehouse,
+                status=PurchaseOrder.Status.DRAFT,
+            )
+            line, created = PurchaseOrderLine.objects.get_or_create(
+                purchase_order=draft,
+                variant=level.variant,
+                defaults={"quantity": plan.quantity, "reorder_point": plan.reorder_point},
+            )
+            if not created:
+                line.quantity += plan.quantity
+                line.reorder_point = plan.reorder_point
+                line.save(update_fields=["quantity", "reorder_point"])
+    return planned
+
+
+def send_purchase_order(*, purchase_order) -> PurchaseOrder:
+    """Staff sent the draft to the supplier: it is on order, no longer to be edited."""
+    with transaction.atomic():
+        locked = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+        if locked.status != PurchaseOrder.Status.DRAFT:
+            raise PurchaseOrderError(
+                gettext("%(po)s is “%(status)s”: only a draft can be sent.")
+                % {"po": locked, "status": locked.get_status_display()}
+            )
+        if not locked.lines.exists():
+            raise PurchaseOrderError(gettext("%(po)s has no lines.") % {"po": locked})
+        locked.status, locked.sent_at = PurchaseOrder.Status.SENT, timezone.now()
+        locked.save(update_fields=["status", "sent_at"])
+    return locked
+
+
+def receive_purchase_order(*, purchase_order, user=None) -> PurchaseOrder:
+    """The goods arrived: each line is booked into the warehouse's stock through the ledger."""
+    with transaction.atomic():
+        locked = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
+        if locked.status != PurchaseOrder.Status.SENT:
+            raise PurchaseOrderError(
+                gettext("%(po)s is “%(status)s”: only a sent order can be received.")
+                % {"po": locked, "status": locked.get_status_display()}
+            )
+        note = gettext("Purchase order %(po)s") % {"po": locked}
+        for line in locked.lines.select_related("variant").order_by("pk"):
+            receive_stock(
+                variant=line.variant,
+                warehouse=locked.warehouse,
+                quantity=line.quantity,
+                user=user,
+                note=note,
+            )
+        locked.status, locked.received_at = PurchaseOrder.Status.RECEIVED, timezone.now()
+        locked.save(update_fields=["status", "received_at"])
+    return locked

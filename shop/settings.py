@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -142,6 +143,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60 * 60,
     },
     "sweep-support-emails": {"task": "support.tasks.sweep_support_emails", "schedule": 10 * 60},
+    "build-recommendations": {
+        "task": "catalog.tasks.build_recommendations",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "reprice": {"task": "catalog.tasks.reprice", "schedule": crontab(hour=4, minute=0)},
+    "poll-carriers": {"task": "shipping.tasks.poll_carriers", "schedule": 15 * 60},
+    "replenish-stock": {
+        "task": "shipping.tasks.replenish_stock",
+        "schedule": crontab(hour=2, minute=0),
+    },
 }
 
 # Email

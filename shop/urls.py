@@ -37,6 +37,7 @@ urlpatterns = [
     path("account/", include("accounts.urls")),
     path("payments/", include("payments.urls")),
     path("support/", include("support.urls")),
+    path("", include("shipping.urls")),
     path("", include("orders.urls")),
     path("", include("catalog.urls")),
 ]

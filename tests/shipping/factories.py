@@ -2,7 +2,14 @@ from decimal import Decimal
 
 import factory
 
-from shipping.models import ShippingMethod, StockLevel, Warehouse
+from shipping.models import (
+    ShippingMethod,
+    ShippingZone,
+    StockLevel,
+    Supplier,
+    Warehouse,
+    WeightBand,
+)
 from tests.orders.factories import OrderLineFactory
 
 
@@ -42,3 +49,29 @@ def order_line(**fields):
     19.99 * 5 != 99.95, so odd cents would trip the constraint there.
     """
     return OrderLineFactory(unit_price=Decimal("10.00"), **fields)
+
+
+class ShippingZoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ShippingZone
+
+    name = factory.Sequence(lambda n: f"Zone {n}")
+    countries = ["DE", "FR"]
+
+
+class WeightBandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WeightBand
+
+    method = factory.SubFactory(ShippingMethodFactory, rate=ShippingMethod.Rate.WEIGHT)
+    up_to_grams = 1000
+    price = Decimal("5.00")
+
+
+class SupplierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Supplier
+
+    name = factory.Sequence(lambda n: f"Supplier {n}")
+    lead_time_days = 4
+    review_days = 7

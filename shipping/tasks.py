@@ -1,0 +1,37 @@
+"""Celery tasks of the shipping app: thin, safe to run twice, calling services and emails."""
+
+import smtplib
+
+from celery import shared_task
+
+from . import emails, selectors, services
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def send_shipment_email(shipment_id, kind):
+    shipment = emails.shipment_for_email(shipment_id)
+    if shipment is None:
+        return False
+    return emails.deliver_shipment_email(shipment=shipment, kind=kind)
+
+
+@shared_task(acks_late=True)
+def poll_carriers():
+    """Ask the carriers where the parcels on the road are; returns the steps recorded."""
+    return sum(
+        services.track_shipment(shipment=shipment) for shipment in selectors.shipments_to_poll()
+    )
+
+
+@shared_task(acks_late=True)
+def replenish_stock():
+    """Nightly: add what the policy says to reorder to draft purchase orders."""
+    return len(services.replenish_stock())

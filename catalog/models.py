@@ -396,6 +396,7 @@ class Recommendation(models.Model):
     class Kind(models.TextChoices):
         BOUGHT_TOGETHER = "bought_together", _("Frequently bought together")
         SIMILAR = "similar", _("Similar products")
+        VIEWED_TOGETHER = "viewed_together", _("Shoppers who viewed this also viewed")
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="recommendations")
     recommended = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
@@ -438,3 +439,29 @@ class PersonalRecommendation(models.Model):
 
     def __str__(self):
         return f"{self.user_id} → {self.product_id}"
+
+
+class ProductView(models.Model):
+    """A session looked at a product on a day, for "shoppers who viewed this also viewed".
+
+    The session is kept only as a keyed hash (`catalog.services.session_hash`): views can be
+    grouped by session, but a stored row cannot be turned back into a session cookie. One row
+    per session, product and day, whatever the number of visits, so reloads weigh nothing.
+    """
+
+    session_hash = models.CharField(max_length=64)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        verbose_name = _("product view")
+        verbose_name_plural = _("product views")
+        indexes = [models.Index(fields=["day"], name="product_view_day")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session_hash", "product", "day"], name="one_view_per_session_and_day"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.session_hash[:8]} → {self.product_id} ({self.day})"

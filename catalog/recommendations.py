@@ -1,21 +1,24 @@
 """Recommendations: what to show next to a product and to each signed-in shopper.
 
-Everything is computed in memory from purchase histories and product texts, then written into
-two tables the pages read in one query each. Scores are plain Python: lift for co-purchases,
-TF-IDF cosine similarity for texts, so staff can follow every number by hand.
+Everything is computed in memory from purchase histories, product views and product texts, then
+written into two tables the pages read in one query each. Scores are plain Python: lift for
+co-purchases, sessions in common for co-views, TF-IDF cosine similarity for texts, so staff can
+follow every number by hand.
 """
 
 import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import combinations
 
 from django.apps import apps
 from django.db import transaction
+from django.utils import timezone
 
 from . import selectors
-from .models import PersonalRecommendation, Product, Recommendation
+from .models import PersonalRecommendation, Product, ProductView, Recommendation
 
 PER_PRODUCT = 10
 PER_SHOPPER = 10
@@ -85,6 +88,39 @@ def _top_by_product(pair_scores, *, allowed, size):
         product_id: sorted(scored, key=lambda pair: (-pair[0], pair[1]))[:size]
         for product_id, scored in by_product.items()
     }
+
+
+# Shoppers who viewed this also viewed
+
+# Views older than this say little about today's catalog; each build deletes them.
+VIEW_WINDOW_DAYS = 90
+# Two products seen together in fewer sessions than this is chance, not a pattern.
+MIN_CO_VIEW_SUPPORT = 2
+# A session that looked at more products than this is a crawler, not a shopper: its pairs would
+# swamp the real ones, and they grow with the square of its views.
+MAX_VIEWS_PER_SESSION = 50
+
+
+def load_view_sessions(*, since):
+    """The products each session looked at from the day `since` on, as one set per session."""
+    rows = ProductView.objects.filter(day__gte=since).values_list("session_hash", "product_id")
+    sessions = defaultdict(set)
+    for session, product_id in rows.iterator(chunk_size=5000):
+        sessions[session].add(product_id)
+    return [frozenset(ids) for ids in sessions.values()]
+
+
+def co_view_counts(sessions, *, min_support=MIN_CO_VIEW_SUPPORT, max_views=MAX_VIEWS_PER_SESSION):
+    """{(a, b): sessions that viewed both} for every ordered pair seen together often enough."""
+    pair_counts = Counter()
+    for viewed in sessions:
+        if len(viewed) <= max_views:
+            pair_counts.update(combinations(sorted(viewed), 2))
+    counts = {}
+    for (a, b), together in pair_counts.items():
+        if together >= min_support:
+            counts[(a, b)] = counts[(b, a)] = float(together)
+    return counts
 
 
 # Similar products
@@ -223,14 +259,21 @@ def recommendable_ids():
 class BuildSummary:
     products: int
     baskets: int
+    sessions: int
     bought_together: int
+    viewed_together: int
     similar: int
     shoppers: int
 
 
 def build_recommendations():
-    """Recompute every recommendation from scratch and swap the tables in one transaction."""
+    """Recompute every recommendation from scratch and swap the tables in one transaction.
+
+    Product views older than the window are deleted in the same transaction.
+    """
     baskets = load_baskets()
+    views_since = timezone.localdate() - timedelta(days=VIEW_WINDOW_DAYS)
+    sessions = load_view_sessions(since=views_since)
     allowed = recommendable_ids()
     products = list(
         Product.objects.filter(is_active=True).values_list(
@@ -240,6 +283,7 @@ def build_recommendations():
     category_of = {product_id: category_id for product_id, category_id, _, _ in products}
     lift = co_purchase_lift(baskets)
     together = _top_by_product(lift, allowed=allowed, size=PER_PRODUCT)
+    viewed = _top_by_product(co_view_counts(sessions), allowed=allowed, size=PER_PRODUCT)
     similar = {
         product_id: [(score, other_id) for score, other_id in scored if other_id in allowed]
         for product_id, scored in similar_products(products, size=PER_PRODUCT * 2).items()
@@ -254,6 +298,7 @@ def build_recommendations():
         )
         for kind, table in (
             (Recommendation.Kind.BOUGHT_TOGETHER, together),
+            (Recommendation.Kind.VIEWED_TOGETHER, viewed),
             (Recommendation.Kind.SIMILAR, similar),
         )
         for product_id, scored in table.items()
@@ -286,10 +331,13 @@ def build_recommendations():
         PersonalRecommendation.objects.all().delete()
         Recommendation.objects.bulk_create(rows, batch_size=2000)
         PersonalRecommendation.objects.bulk_create(picks, batch_size=2000)
+        ProductView.objects.filter(day__lt=views_since).delete()
     return BuildSummary(
         products=len(products),
         baskets=len(baskets),
+        sessions=len(sessions),
         bought_together=sum(1 for row in rows if row.kind == Recommendation.Kind.BOUGHT_TOGETHER),
+        viewed_together=sum(1 for row in rows if row.kind == Recommendation.Kind.VIEWED_TOGETHER),
         similar=sum(1 for row in rows if row.kind == Recommendation.Kind.SIMILAR),
         shoppers=len(histories),
     )

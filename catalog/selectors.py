@@ -558,6 +558,7 @@ class ProductPage:
     reviews: list  # the latest ones
     breadcrumbs: list  # categories from the top of the tree down to the product's
     bought_together: list = field(default_factory=list)
+    viewed_together: list = field(default_factory=list)
     similar: list = field(default_factory=list)
 
     @property
@@ -645,6 +646,11 @@ def product_page(slug, *, tree, include_inactive=False):
             card
             for card in recommended
             if card.recommendation_kind == Recommendation.Kind.BOUGHT_TOGETHER
+        ],
+        viewed_together=[
+            card
+            for card in recommended
+            if card.recommendation_kind == Recommendation.Kind.VIEWED_TOGETHER
         ],
         similar=[
             card for card in recommended if card.recommendation_kind == Recommendation.Kind.SIMILAR

@@ -1,4 +1,4 @@
-"""Catalog actions: what changes products, variants, images, reviews and their figures."""
+"""Catalog actions: what changes products, variants, images, reviews, their figures and views."""
 
 from decimal import Decimal
 from io import BytesIO
@@ -22,12 +22,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Greatest
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import selectors
 from .cache import invalidate_catalog
-from .models import Product, ProductImage, Review, Variant
+from .models import Product, ProductImage, ProductView, Review, Variant
 
 # Image sizes the pages show (twice their CSS size, for sharp screens): thumbnails in the
 # gallery strip, cards in listings and as the product page's main picture.
@@ -211,3 +212,25 @@ def move_products_to_category(*, product_ids, category):
         )
         invalidate_catalog()
     return moved
+
+
+def session_hash(session_key):
+    """A session key hashed with SECRET_KEY: stable to group views by, useless as a cookie."""
+    return salted_hmac("catalog.ProductView", session_key, algorithm="sha256").hexdigest()
+
+
+def record_product_view(*, session_hash, product_id, day=None):
+    """Note that a session saw a product on a day (today by default); repeats change nothing.
+
+    The unique constraint drops duplicates inside the database, so this is one INSERT with no
+    read first. A product deleted before the queued task ran is no error: there is nothing
+    left to recommend it from.
+    """
+    view = ProductView(
+        session_hash=session_hash, product_id=product_id, day=day or timezone.localdate()
+    )
+    try:
+        with transaction.atomic():
+            ProductView.objects.bulk_create([view], ignore_conflicts=True)
+    except IntegrityError:
+        return

@@ -1,8 +1,8 @@
-"""Celery tasks of the catalog app: nightly recommendations and repricing, both safe to rerun."""
+"""Celery tasks of the catalog app, all safe to rerun: recommendations, repricing, views."""
 
 from celery import shared_task
 
-from . import pricing, recommendations
+from . import pricing, recommendations, services
 
 
 @shared_task(acks_late=True)
@@ -13,3 +13,8 @@ def build_recommendations():
 @shared_task(acks_late=True)
 def reprice():
     return len(pricing.reprice())
+
+
+@shared_task(ignore_result=True)
+def record_product_view(session_hash, product_id):
+    services.record_product_view(session_hash=session_hash, product_id=product_id)

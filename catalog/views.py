@@ -3,13 +3,14 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import selectors, services, tasks
 from .forms import SORT_CHOICES, ListingForm, ReviewForm
 
 # Carried through the sort form: everything but what it sets (and the page, which restarts).
@@ -83,10 +84,23 @@ def _no_such_page(request, *, last_page):
 
 
 def product_detail(request, slug):
-    return _product_page(request, slug)
+    return _product_page(request, slug, record_view=True)
 
 
-def _product_page(request, slug, *, review_form=None, status=200):
+def _record_view(request, product):
+    """Queue the view for "viewed together", off the request path and never failing the page.
+
+    Only a visitor who already has a session is counted: making one for every first hit and
+    crawler would cost a write per page, and one page alone pairs with nothing anyway.
+    """
+    session_key = request.session.session_key
+    if not session_key or not product.is_active:
+        return
+    hashed, product_id = services.session_hash(session_key), product.pk
+    transaction.on_commit(lambda: tasks.record_product_view.delay(hashed, product_id), robust=True)
+
+
+def _product_page(request, slug, *, review_form=None, status=200, record_view=False):
     tree = selectors.category_tree()
     page = selectors.cached_for_guests(
         request,
@@ -97,6 +111,8 @@ def _product_page(request, slug, *, review_form=None, status=200):
     if page is None:
         raise Http404
     product = page.product
+    if record_view:
+        _record_view(request, product)
     context = {
         "page": page,
         "product": product,

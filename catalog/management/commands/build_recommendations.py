@@ -9,8 +9,9 @@ from catalog import recommendations
 
 class Command(BaseCommand):
     help = (
-        "Rebuild 'bought together', 'similar' and 'recommended for you' from orders and "
-        "product texts. With --evaluate, report hit rate@10 and precision@10 instead."
+        "Rebuild 'bought together', 'viewed together', 'similar' and 'recommended for you' from "
+        "orders, product views and product texts. With --evaluate, report hit rate@10 and "
+        "precision@10 instead."
     )
 
     def add_arguments(self, parser):
@@ -30,7 +31,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Built recommendations in {time.monotonic() - started:.1f} s: "
                 f"{summary.products} products, {summary.baskets} orders, "
-                f"{summary.bought_together} bought-together and {summary.similar} similar rows, "
+                f"{summary.sessions} browsing sessions, {summary.bought_together} bought-together, "
+                f"{summary.viewed_together} viewed-together and {summary.similar} similar rows, "
                 f"picks for {summary.shoppers} shoppers."
             )
         )

@@ -339,19 +339,21 @@ class VoucherAdmin(admin.ModelAdmin):
         "code",
         "kind",
         "value",
+        "combination",
         "min_subtotal",
         "valid_from",
         "valid_until",
         "usage",
         "is_active",
     ]
-    list_filter = ["is_active", "kind"]
+    list_filter = ["is_active", "kind", "combination"]
     search_fields = ["code"]
     readonly_fields = ["usage"]
     fields = [
         "code",
         "kind",
         "value",
+        "combination",
         "min_subtotal",
         "valid_from",
         "valid_until",

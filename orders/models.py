@@ -65,8 +65,19 @@ class Voucher(models.Model):
         PERCENTAGE = "percentage", _("Percentage")
         FIXED = "fixed", _("Fixed amount")
 
+    class Combination(models.TextChoices):
+        WITH_PROMOTIONS = "with_promotions", _("All items, on top of promotions")
+        FULL_PRICE_ONLY = "full_price_only", _("Only items not on promotion")
+
     code = models.CharField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    combination = models.CharField(
+        _("applies to"),
+        max_length=20,
+        choices=Combination.choices,
+        default=Combination.WITH_PROMOTIONS,
+        help_text=_("How the voucher combines with sale prices and category promotions."),
+    )
     value = models.DecimalField(_("value"), **MONEY)
     min_subtotal = models.DecimalField(_("minimum subtotal"), default=0, **MONEY)
     valid_from = models.DateTimeField(_("valid from"), null=True, blank=True)

@@ -365,6 +365,24 @@ def discount_for(voucher, subtotal) -> Decimal:
     return min(quantize(voucher.value), subtotal)
 
 
+def voucher_base(voucher, amounts) -> Decimal:
+    """The part of the goods a voucher discounts, by the combination rule staff chose.
+
+    `amounts` are (unit price, quantity, regular unit price) triples; a line is on
+    promotion when it sells below its regular price.
+    """
+    if voucher.combination == Voucher.Combination.FULL_PRICE_ONLY:
+        eligible = [(price, quantity) for price, quantity, regular in amounts if price >= regular]
+        if not eligible:
+            raise VoucherError(
+                _("The voucher “%(code)s” applies only to items not on promotion.")
+                % {"code": voucher.code}
+            )
+    else:
+        eligible = [(price, quantity) for price, quantity, _regular in amounts]
+    return quantize(sum((price * quantity for price, quantity in eligible), Decimal("0")))
+
+
 @dataclass(frozen=True)
 class Quote:
     """An order's sums, tax included; the review page and place_order compute them alike."""
@@ -382,12 +400,14 @@ class Quote:
 def quote_order(
     *, amounts, shipping_method, country, voucher=None, email="", user=None, weight_grams=0
 ) -> Quote:
-    """Sum up (unit price, quantity) pairs with shipping, voucher and the country's tax."""
-    subtotal = quantize(sum((price * quantity for price, quantity in amounts), Decimal("0")))
+    """Sum up (unit price, quantity, regular unit price) lines with shipping, voucher and tax."""
+    subtotal = quantize(
+        sum((price * quantity for price, quantity, _regular in amounts), Decimal("0"))
+    )
     discount = Decimal("0.00")
     if voucher is not None:
         check_voucher(voucher=voucher, subtotal=subtotal, email=email, user=user)
-        discount = discount_for(voucher, subtotal)
+        discount = discount_for(voucher, voucher_base(voucher, amounts))
     # Free shipping thresholds count what the shopper pays for the goods, after the discount.
     shipping = quantize(
         shipping_price(
@@ -526,7 +546,7 @@ def place_order(
         voucher = find_voucher(voucher_code, lock=True) if str(voucher_code).strip() else None
         prices = {line.pk: selectors.unit_price(line.variant) for line in lines}
         quote = quote_order(
-            amounts=[(prices[line.pk], line.quantity) for line in lines],
+            amounts=[(prices[line.pk], line.quantity, line.variant.price) for line in lines],
             shipping_method=method,
             country=address["country"],
             voucher=voucher,
@@ -598,7 +618,17 @@ def _units_per_product(order_lines, sign=1):
 
 
 def can_cancel(order) -> bool:
-    return Status.CANCELLED in TRANSITIONS.get(order.status, ())
+    """Packed goods have left their reservation, so an order with a shipment stays as it is."""
+    return Status.CANCELLED in TRANSITIONS.get(order.status, ()) and not order.shipments.exists()
+
+
+def _refuse_cancelling_a_packed_order(order):
+    # Shipments reach the order through its string-referenced reverse relation.
+    if order.shipments.exists():
+        raise InvalidTransition(
+            _("Order %(number)s has a shipment packed: it can no longer be cancelled.")
+            % {"number": order.number}
+        )
 
 
 def _move(*, order, to_status, user=None, note=""):
@@ -650,6 +680,9 @@ def cancel_order(*, order, user=None, note="", notify=True) -> Order:
     """
     user = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
+        # Lock the order first: create_shipment locks it too, so no parcel is packed meanwhile.
+        Order.objects.select_for_update().only("pk").get(pk=order.pk)
+        _refuse_cancelling_a_packed_order(order)
         _move(order=order, to_status=Status.CANCELLED, user=user, note=note)
         # The voucher row before the stock rows: the order place_order locks them in.
         _give_back_voucher(order)

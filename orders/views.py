@@ -127,7 +127,7 @@ def _weight(view):
 def _quote(view, data, user):
     country = data["address"]["country"]
     return services.quote_order(
-        amounts=[(row.unit_price, row.line.quantity) for row in view.rows],
+        amounts=[(row.unit_price, row.line.quantity, row.line.variant.price) for row in view.rows],
         shipping_method=services.active_shipping_method(
             data["shipping_method_id"], country=country, weight_grams=_weight(view)
         ),

@@ -264,6 +264,7 @@ def test_staff_cannot_set_how_often_a_voucher_was_used(client):
             "code": "SPRING",
             "kind": "percentage",
             "value": "15",
+            "combination": "with_promotions",
             "min_subtotal": "0",
             "max_uses": "5",
             "is_active": "on",

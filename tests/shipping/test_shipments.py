@@ -8,6 +8,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
+from orders import services as order_services
 from orders.models import Order
 from payments.models import Payment
 from shipping import services, tasks
@@ -263,3 +264,14 @@ def test_a_line_split_across_warehouses_ships_from_each_in_turn():
     assert (near_level.on_hand, near_level.reserved) == (0, 0)
     assert (far_level.on_hand, far_level.reserved) == (0, 0)
     assert line(order, "LAMP").quantity_shipped == 3
+
+
+def test_an_order_with_a_packed_shipment_can_no_longer_be_cancelled(cod_order):
+    assert order_services.can_cancel(cod_order)
+    services.create_shipment(order=cod_order, quantities={line(cod_order, "MUG").pk: 1})
+
+    assert not order_services.can_cancel(cod_order)
+    with pytest.raises(order_services.InvalidTransition, match="can no longer be cancelled"):
+        order_services.cancel_order(order=cod_order)
+    assert status_of(cod_order) == Order.Status.CONFIRMED
+    assert [(lv.on_hand, lv.reserved) for lv in (level("SHIRT"), level("MUG"))] == [(10, 2), (9, 0)]

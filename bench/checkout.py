@@ -147,15 +147,14 @@ def create_database(database_url):
 
 def start_run():
     from catalog.bulk import ensure_category
-    from shipping.models import ShippingMethod
-    from shipping.services import create_warehouse
+    from shipping.services import create_shipping_method, create_warehouse
 
     tag = secrets.token_hex(3)
     return Run(
         tag=tag,
         category=ensure_category(path=(f"Bench checkout {tag}",)),
         warehouse=create_warehouse(code=f"bench-{tag}", name=f"Bench {tag}", priority=1),
-        method=ShippingMethod.objects.create(name=f"Bench {tag}", price=Decimal("4.90")),
+        method=create_shipping_method(name=f"Bench {tag}", price=Decimal("4.90")),
     )
 
 
@@ -280,10 +279,12 @@ def clean_up(run):
 
     from catalog.models import Category, Product
     from orders.models import Cart, Order
+    from payments.models import Payment
     from shipping.models import StockLevel, StockMovement
 
     with transaction.atomic():
         StockMovement.objects.filter(stock_level__warehouse=run.warehouse).delete()
+        Payment.objects.filter(order__shipping_method=run.method).delete()
         Order.objects.filter(shipping_method=run.method).delete()
         Cart.objects.filter(session_key__startswith=f"bench-{run.tag}-").delete()
         StockLevel.objects.filter(warehouse=run.warehouse).delete()

@@ -49,11 +49,11 @@ from shipping.services import create_shipping_method, create_warehouse, receive_
 
 DEMO_PASSWORD = "demo-shop-2026"  # noqa: S105 - demo data only, printed for the developer
 STAFF = [
-    ("admin@example.com", "Ada", "Admin", None),
-    ("catalog@example.com", "Carl", "Catalog", "Catalog managers"),
-    ("orders@example.com", "Olga", "Orders", "Order managers"),
-    ("warehouse@example.com", "Wen", "Warehouse", "Warehouse staff"),
-    ("support@example.com", "Sam", "Support", "Customer service"),
+    ("admin@example.com", "Demo", "Admin", None),
+    ("catalog@example.com", "Demo", "Catalog manager", "Catalog managers"),
+    ("orders@example.com", "Demo", "Order manager", "Order managers"),
+    ("warehouse@example.com", "Demo", "Warehouse staff", "Warehouse staff"),
+    ("support@example.com", "Demo", "Customer service", "Customer service"),
 ]
 DEFAULT_SEED = 1
 STOCK_NOTE = "Demo stock"

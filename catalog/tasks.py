@@ -15,6 +15,6 @@ def reprice():
     return len(pricing.reprice())
 
 
-@shared_task(ignore_result=True)
+@shared_task
 def record_product_view(session_hash, product_id):
     services.record_product_view(session_hash=session_hash, product_id=product_id)

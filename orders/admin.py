@@ -18,6 +18,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from shop.admin import RecordAdminMixin
+
 from . import reports, services
 from .models import Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
 
@@ -76,7 +78,7 @@ class VoucherRedemptionInline(OrderPartInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "created_at",
@@ -144,22 +146,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field for _name, options in self.fieldsets for field in options["fields"]]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        nothing_to_save = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(
-            request, object_id, form_url, {**nothing_to_save, **(extra_context or {})}
-        )
 
     @admin.display(description=_("total"), ordering="total")
     def total_with_currency(self, order):

@@ -1,25 +1,15 @@
 """Celery tasks of the orders app: thin, safe to run twice, calling emails and services."""
 
-import smtplib
-
 from celery import shared_task
 from django.utils import timezone
+
+from shop.emails import EMAIL_TASK_OPTIONS
 
 from . import emails, services
 from .models import Order
 
 
-# SMTP and network failures are all OSErrors (smtplib.SMTPException is one) and worth
-# retrying, except an address the mail server refuses: it will refuse it again.
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OSError,),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_order_email(order_id, kind):
     order = Order.objects.filter(pk=order_id).first()
     if order is None:

@@ -20,33 +20,18 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Order
 from orders.services import InvalidTransition
+from shop.admin import RecordAdminMixin
 
 from . import selectors, services
 from .models import Payment, Refund, WebhookEvent
 from .tasks import process_webhook_event
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Records of money and of what providers said: looked at, never edited or deleted."""
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields] + list(self.readonly_fields)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        nothing_to_save = {
-            "show_save": False,
-            "show_save_and_continue": False,
-            "show_save_and_add_another": False,
-        }
-        return super().change_view(
-            request, object_id, form_url, {**nothing_to_save, **(extra_context or {})}
-        )
 
 
 def _order_link(order):

@@ -1,20 +1,19 @@
 """Celery tasks of the payments app: thin, safe to run twice, calling the payment services."""
 
-import smtplib
 from datetime import timedelta
 
 from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from shop.emails import EMAIL_TASK_OPTIONS
+
 from . import emails, selectors, services
 from .models import Refund
 
 # A refund queued at commit gets this long to go through before the sweep sends it again.
 REFUND_SWEEP_GRACE = timedelta(minutes=5)
-# Results are never read; ignoring them keeps queueing a task away from the result backend,
-# so a web process that lived through a Redis outage still queues tasks afterwards.
-TASK = {"acks_late": True, "ignore_result": True}
+TASK = {"acks_late": True}
 RETRY = {"retry_backoff": 30, "retry_backoff_max": 3600, "retry_jitter": True, "max_retries": 8}
 
 
@@ -58,13 +57,7 @@ def cancel_payment_intent(reference):
     return change.after if change else None
 
 
-# SMTP and network failures are OSErrors worth retrying, except a refused address.
-@shared_task(
-    **TASK,
-    autoretry_for=(OSError,),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    **RETRY,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_payment_email(kind, pk):
     return emails.deliver_payment_email(kind=kind, pk=pk)
 

@@ -1,21 +1,13 @@
 """Celery tasks of the shipping app: thin, safe to run twice, calling services and emails."""
 
-import smtplib
-
 from celery import shared_task
+
+from shop.emails import EMAIL_TASK_OPTIONS
 
 from . import emails, selectors, services
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OSError,),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_shipment_email(shipment_id, kind):
     shipment = emails.shipment_for_email(shipment_id)
     if shipment is None:

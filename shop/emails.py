@@ -1,5 +1,7 @@
 """Templated emails that every app sends, each at most once per key."""
 
+import smtplib
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -7,6 +9,19 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from .models import SentEmail
+
+# How every email task retries: SMTP and network failures are all OSErrors (smtplib's
+# exceptions are one) and worth retrying with backoff, except an address the mail server
+# refuses, which it will refuse again. Use as `@shared_task(**EMAIL_TASK_OPTIONS)`.
+EMAIL_TASK_OPTIONS = {
+    "acks_late": True,
+    "autoretry_for": (OSError,),
+    "dont_autoretry_for": (smtplib.SMTPRecipientsRefused,),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 
 
 def send_templated_email(*, key, to, template_prefix, context, language):

@@ -1,23 +1,15 @@
 """Celery tasks of customer service: thin, safe to run twice."""
 
-import smtplib
-
 from celery import shared_task
 from django.utils import timezone
+
+from shop.emails import EMAIL_TASK_OPTIONS
 
 from . import emails, services
 from .models import Message
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OSError,),
-    dont_autoretry_for=(smtplib.SMTPRecipientsRefused,),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=8,
-)
+@shared_task(**EMAIL_TASK_OPTIONS)
 def send_message_email(message_id):
     message = Message.objects.select_related("ticket__assignee").filter(pk=message_id).first()
     if message is None:

@@ -2,7 +2,9 @@
 brands, attributes, reviews, and pricing: promotions, price rules with a preview, price history.
 
 Saving through these pages fires the catalog's signals, which refresh the product's figures and
-make cached pages stale; bulk actions go through catalog.services, which do the same.
+make cached pages stale; bulk actions go through catalog.services, which do the same. Prices,
+sales and category promotions are saved through catalog.services too, which write the price
+history; the history itself is read-only here, for everyone.
 """
 
 from django import forms
@@ -165,6 +167,47 @@ class AttributeValueAdmin(admin.ModelAdmin):
 
 # Products
 
+SALE_FIELDS = ("sale_price", "sale_starts_at", "sale_ends_at")
+
+
+def hold_back_prices(form):
+    """Take the price and sale staff typed out of a variant's form, leaving it as it was.
+
+    The variant's other fields are then saved as usual, and `save_held_prices` makes the price
+    and sale changes through catalog.services, which write them to the price history. Returns
+    (variant, NewPrice or None, sale fields or None).
+    """
+    variant, initial = form.instance, form.initial
+    new_price = sale = None
+    if "price" in form.changed_data:
+        new_price = services.NewPrice(
+            variant_id=variant.pk, price=variant.price, compare_at_price=variant.compare_at_price
+        )
+        variant.price, variant.compare_at_price = initial["price"], initial["compare_at_price"]
+    if set(SALE_FIELDS) & set(form.changed_data):
+        sale = {name: getattr(variant, name) for name in SALE_FIELDS}
+        for name in SALE_FIELDS:
+            setattr(variant, name, initial[name])
+    return variant, new_price, sale
+
+
+def save_held_prices(request, held):
+    services.change_prices(
+        changes=[new_price for _variant, new_price, _sale in held if new_price],
+        kind=PriceHistory.Kind.MANUAL,
+        user=request.user,
+        reason=_("Changed in admin"),
+    )
+    for variant, _new_price, sale in held:
+        if sale:
+            services.set_sale(
+                variant=variant,
+                sale_price=sale["sale_price"],
+                starts_at=sale["sale_starts_at"],
+                ends_at=sale["sale_ends_at"],
+                user=request.user,
+            )
+
 
 class VariantInline(admin.TabularInline):
     model = Variant
@@ -256,6 +299,15 @@ class ProductAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is Variant:
+            held = [
+                hold_back_prices(variant_form)
+                for variant_form in formset.initial_forms
+                if variant_form.has_changed() and variant_form not in formset.deleted_forms
+            ]
+            super().save_formset(request, form, formset, change)
+            save_held_prices(request, held)
+            return
         super().save_formset(request, form, formset, change)
         if formset.model is ProductImage:
             uploaded = [
@@ -337,14 +389,29 @@ class ProductAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "catalog/admin/move_to_category.html", context)
 
 
-class PriceHistoryInline(admin.TabularInline):
+class ReadOnlyHistory:
+    """Price history is only ever added to, by catalog.services: nobody adds, edits or deletes."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PriceHistoryInline(ReadOnlyHistory, admin.TabularInline):
     model = PriceHistory
-    fields = ["changed_at", "old_price", "new_price", "reason", "rule"]
+    fk_name = "variant"
+    fields = ["changed_at", "kind", "old_price", "new_price", "reason", "changed_by", "rule"]
     readonly_fields = fields
     extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ["-changed_at", "-pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by", "rule")
 
 
 @admin.register(Variant)
@@ -368,6 +435,11 @@ class VariantAdmin(admin.ModelAdmin):
     autocomplete_fields = ["product", "options"]
     inlines = [PriceHistoryInline]
 
+    def save_model(self, request, obj, form, change):
+        held = [hold_back_prices(form)] if change else []
+        super().save_model(request, obj, form, change)
+        save_held_prices(request, held)
+
 
 # Pricing
 
@@ -379,6 +451,16 @@ class CategoryPromotionAdmin(admin.ModelAdmin):
     list_select_related = ["category"]
     search_fields = ["name", "category__name"]
     autocomplete_fields = ["category"]
+
+    def save_model(self, request, obj, form, change):
+        services.save_category_promotion(promotion=obj, user=request.user)
+
+    def delete_model(self, request, obj):
+        services.delete_category_promotion(promotion=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for promotion in queryset:
+            services.delete_category_promotion(promotion=promotion, user=request.user)
 
 
 @admin.register(PriceRule)
@@ -416,17 +498,22 @@ class PriceRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PriceHistory)
-class PriceHistoryAdmin(admin.ModelAdmin):
-    list_display = ["variant", "old_price", "new_price", "reason", "rule", "changed_at"]
-    list_filter = ["rule", "changed_at"]
-    list_select_related = ["variant__product", "rule"]
-    search_fields = ["variant__sku", "reason"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class PriceHistoryAdmin(ReadOnlyHistory, admin.ModelAdmin):
+    list_display = [
+        "changed_at",
+        "kind",
+        "variant",
+        "category",
+        "old_price",
+        "new_price",
+        "reason",
+        "changed_by",
+        "rule",
+    ]
+    list_filter = ["kind", "changed_at", "rule"]
+    list_select_related = ["variant__product", "category", "rule", "changed_by"]
+    search_fields = ["variant__sku", "category__name", "reason", "changed_by__email"]
+    date_hierarchy = "changed_at"
 
 
 # Reviews

@@ -9,7 +9,8 @@ One row is one variant. The product columns repeat on every row of the same `pro
 must agree. A column left out of a file keeps what the catalog has (or the default for a new
 product or variant); only `sku`, `product_slug`, `title`, `category` and `price` are required.
 A product is tagged with every option its variants come in, besides the attributes named in
-`product_attributes`, so filtering products by colour or size finds it.
+`product_attributes`, so filtering products by colour or size finds it. A changed price of an
+existing variant goes through `services.change_prices`, so it is in the price history.
 """
 
 import csv
@@ -21,9 +22,10 @@ from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
-from .models import Attribute, AttributeValue, Brand, Category, Product, Variant
-from .services import refresh_product_figures
+from .models import Attribute, AttributeValue, Brand, Category, PriceHistory, Product, Variant
+from .services import KEEP, NewPrice, change_prices, refresh_product_figures
 
 COLUMNS = (
     "sku",
@@ -390,13 +392,14 @@ def _parse_pairs(value):
 # Writing
 
 
-def upsert_catalog(*, rows, columns=COLUMNS, dry_run=False):
+def upsert_catalog(*, rows, columns=COLUMNS, dry_run=False, user=None, reason=""):
     """Create or update the products and variants of checked rows, matching variants by SKU.
 
     Everything happens in one transaction: either every row is written or, on any problem
     the catalog itself reveals (a SKU that belongs to another product, a kept compare-at
     price that the new price passes), nothing is and `CatalogImportError` lists the rows.
-    A dry run plans the same changes and reports them without writing anything.
+    A dry run plans the same changes and reports them without writing anything. Price
+    changes go to the price history as an import by `user` (None from a command) for `reason`.
     """
     rows = list(rows)
     with transaction.atomic():
@@ -404,7 +407,7 @@ def upsert_catalog(*, rows, columns=COLUMNS, dry_run=False):
         if plan.errors:
             raise CatalogImportError(plan.errors)
         if not dry_run:
-            plan.apply()
+            plan.apply(user=user, reason=reason or _("Catalog import"))
     return plan.report(dry_run=dry_run)
 
 
@@ -793,12 +796,12 @@ class _Plan:
 
     # Applying
 
-    def apply(self):
+    def apply(self, *, user, reason):
         categories = self._create_categories()
         brands = self._create_brands()
         values = self._create_values()
         products = self._write_products(categories, brands)
-        variants = self._write_variants(products)
+        variants = self._write_variants(products, user=user, reason=reason)
         self._write_options(variants, values)
         self._write_product_attributes(products, values)
         touched_products = {products[slug].pk for slug in self.product_changes} | {
@@ -876,20 +879,37 @@ class _Plan:
         products.update((product.slug, product) for product in new)
         return products
 
-    def _write_variants(self, products):
-        new, changed = [], []
+    def _write_variants(self, products, *, user, reason):
+        """Create new variants and update changed ones; changed prices go through the service.
+
+        The other fields are written first, around the old price and compare-at price, which
+        agree; then the service moves both together, so the "above price" rule always holds.
+        """
+        new, changed, new_prices = [], [], []
         for row in self.rows:
             changes = self.variant_changes.get(row.sku, [])
             fields = self.variant_targets[row.sku]
             if changes is None:
                 new.append(Variant(sku=row.sku, product=products[row.product_slug], **fields))
-            elif set(changes) - {"attributes"}:
-                variant = self.variants[row.sku]
-                for name, value in fields.items():
-                    setattr(variant, name, value)
-                changed.append((variant, changes))
+                continue
+            variant = self.variants[row.sku]
+            others = set(changes) - {"attributes"}
+            if "price" in changes:
+                others -= {"price", "compare_at_price"}
+                new_prices.append(
+                    NewPrice(
+                        variant_id=variant.pk,
+                        price=fields["price"],
+                        compare_at_price=fields.get("compare_at_price", KEEP),
+                    )
+                )
+            if others:
+                for name in others:
+                    setattr(variant, name, fields[name])
+                changed.append((variant, others))
         Variant.objects.bulk_create(new, batch_size=CHUNK)
         _update_changed_fields(Variant, changed)
+        change_prices(changes=new_prices, kind=PriceHistory.Kind.IMPORT, user=user, reason=reason)
         variants = dict(self.variants)
         variants.update((variant.sku, variant) for variant in new)
         return variants

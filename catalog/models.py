@@ -361,14 +361,64 @@ class PriceRule(models.Model):
         return self.name
 
 
-class PriceHistory(models.Model):
-    """One price change of a variant, and why it happened."""
+class PriceHistoryIsFinal(Exception):
+    """Price history is only ever added to: a row once written is never changed or deleted."""
 
+    def __init__(self):
+        super().__init__(_("Price history can't be changed or deleted."))
+
+
+class PriceHistoryQuerySet(models.QuerySet):
+    """Refuses the bulk writes that would rewrite or erase history."""
+
+    def update(self, **kwargs):
+        raise PriceHistoryIsFinal()
+
+    def delete(self):
+        raise PriceHistoryIsFinal()
+
+
+class PriceHistory(models.Model):
+    """One price change, who made it and why: the record repricing's daily limit counts from.
+
+    Rows of the kinds in `PRICE_KINDS` move a variant's regular price; a sale row records a
+    variant's sale price and window; a promotion row records a category promotion being
+    created, changed or deleted. Written only by catalog.services; never changed or deleted,
+    which is also why the variants, categories and users they name are protected or kept.
+    """
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual", _("Changed by hand")
+        IMPORT = "import", _("Catalog import")
+        REPRICING = "repricing", _("Dynamic pricing")
+        SALE = "sale", _("Sale")
+        PROMOTION = "promotion", _("Category promotion")
+
+    PRICE_KINDS = (Kind.MANUAL, Kind.IMPORT, Kind.REPRICING)
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     variant = models.ForeignKey(
-        Variant, on_delete=models.CASCADE, related_name="price_history", verbose_name=_("variant")
+        Variant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="price_history",
+        verbose_name=_("variant"),
     )
-    old_price = models.DecimalField(_("old price"), max_digits=10, decimal_places=2)
-    new_price = models.DecimalField(_("new price"), max_digits=10, decimal_places=2)
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="price_history",
+        verbose_name=_("category"),
+    )
+    old_price = models.DecimalField(
+        _("old price"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    new_price = models.DecimalField(
+        _("new price"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
     rule = models.ForeignKey(
         PriceRule,
         on_delete=models.SET_NULL,
@@ -377,17 +427,65 @@ class PriceHistory(models.Model):
         related_name="changes",
         verbose_name=_("rule"),
     )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
     reason = models.CharField(_("reason"), max_length=255)
     changed_at = models.DateTimeField(_("changed"), auto_now_add=True)
+
+    objects = PriceHistoryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("price change")
         verbose_name_plural = _("price history")
         ordering = ["-changed_at", "-pk"]
+        # Only "view": no role, however broad, can be given a way to add, edit or delete rows.
+        default_permissions = ("view",)
         indexes = [models.Index(fields=["variant", "-changed_at"], name="price_history_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        kind__in=["manual", "import", "repricing"],
+                        variant__isnull=False,
+                        category__isnull=True,
+                        old_price__isnull=False,
+                        new_price__isnull=False,
+                    )
+                    | Q(kind="sale", variant__isnull=False, category__isnull=True)
+                    | Q(
+                        kind="promotion",
+                        variant__isnull=True,
+                        category__isnull=False,
+                        old_price__isnull=True,
+                        new_price__isnull=True,
+                    )
+                ),
+                name="price_history_kind_names_its_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(rule__isnull=True) | Q(kind="repricing"),
+                name="price_history_rule_only_for_repricing",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.variant}: {self.old_price} → {self.new_price}"
+        if self.kind == self.Kind.PROMOTION:
+            return f"{self.category}: {self.reason}"
+        return f"{self.variant}: {self.old_price or '—'} → {self.new_price or '—'}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PriceHistoryIsFinal()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PriceHistoryIsFinal()
 
 
 class Recommendation(models.Model):

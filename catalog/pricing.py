@@ -1,7 +1,8 @@
 """Prices as shoppers pay them: sales and category promotions, and dynamic repricing.
 
 `effective_price` is the one place the cart and checkout ask what a unit costs now. Repricing
-moves `Variant.price` itself, within bounds staff set, and writes every move to the history.
+moves `Variant.price` itself, within bounds staff set, through `services.change_prices`, which
+writes every move to the price history.
 """
 
 from dataclasses import dataclass
@@ -16,10 +17,8 @@ from django.utils.translation import gettext as _
 
 from shop.money import quantize
 
-from . import selectors
-from .cache import invalidate_catalog
+from . import selectors, services
 from .models import PriceHistory, PriceRule, Variant
-from .services import refresh_product_figures
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal("100")
@@ -201,10 +200,18 @@ def _units_sold(variant_ids, *, since):
 
 
 def _day_start_prices(variant_ids, *, now):
-    """Each variant's price when the day began: the old price of its first change today."""
+    """Each variant's price when the day began: the old price of its first change today.
+
+    Whoever made that change (staff by hand, an import, repricing), so a hand edit followed by
+    repricing still moves the price no further than the daily limit from where the day began.
+    """
     midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     first_changes = (
-        PriceHistory.objects.filter(variant_id__in=variant_ids, changed_at__gte=midnight)
+        PriceHistory.objects.filter(
+            variant_id__in=variant_ids,
+            kind__in=PriceHistory.PRICE_KINDS,
+            changed_at__gte=midnight,
+        )
         .order_by()
         .values("variant_id")
         .annotate(first=Min("pk"))
@@ -278,25 +285,25 @@ def reprice(*, dry_run=False, now=None):
     if dry_run or not moves:
         return moves
     with transaction.atomic():
-        locked = set(
+        # A price changed since the moves were worked out (by hand, say) voids its move:
+        # its bounds were measured from a price it no longer has.
+        locked = dict(
             Variant.objects.select_for_update()
             .filter(pk__in=list(moves_by_variant), price_locked=False)
             .order_by("pk")
-            .values_list("pk", flat=True)
+            .values_list("pk", "price")
         )
-        moves = [move for move in moves if move.variant.pk in locked]
-        for move in moves:
-            Variant.objects.filter(pk=move.variant.pk).update(price=move.new_price)
-        PriceHistory.objects.bulk_create(
-            PriceHistory(
-                variant_id=move.variant.pk,
-                old_price=move.old_price,
-                new_price=move.new_price,
-                rule=move.rule,
-                reason=move.reason[:255],
-            )
-            for move in moves
+        moves = [move for move in moves if locked.get(move.variant.pk) == move.old_price]
+        services.change_prices(
+            changes=[
+                services.NewPrice(
+                    variant_id=move.variant.pk,
+                    price=move.new_price,
+                    reason=move.reason,
+                    rule=move.rule,
+                )
+                for move in moves
+            ],
+            kind=PriceHistory.Kind.REPRICING,
         )
-        refresh_product_figures(product_ids={move.variant.product_id for move in moves})
-        invalidate_catalog()
     return moves

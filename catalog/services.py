@@ -1,5 +1,6 @@
-"""Catalog actions: what changes products, variants, images, reviews, their figures and views."""
+"""Catalog actions: what changes products, variants, prices, images, reviews, figures and views."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
 from pathlib import PurePath
@@ -21,14 +22,25 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce, Greatest
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import selectors
 from .cache import invalidate_catalog
-from .models import Product, ProductImage, ProductView, Review, Variant
+from .models import (
+    CategoryPromotion,
+    PriceHistory,
+    PriceRule,
+    Product,
+    ProductImage,
+    ProductView,
+    Review,
+    Variant,
+)
 
 # Image sizes the pages show (twice their CSS size, for sharp screens): thumbnails in the
 # gallery strip, cards in listings and as the product page's main picture.
@@ -43,6 +55,10 @@ class InvalidImage(Exception):
 
 class ReviewNotAllowed(Exception):
     """The shopper may not review this product: they never bought it, or already reviewed it."""
+
+
+class InvalidPrice(Exception):
+    """A price the shop can't charge: negative, or not below the compare-at price."""
 
 
 def update_availability(*, variant_ids):
@@ -112,6 +128,239 @@ def record_units_sold(*, quantities):
                 )
             )
         invalidate_catalog()
+
+
+# Prices
+#
+# Every change of a variant's price, sale or a category promotion goes through these functions,
+# which make the change and write its price history row in one transaction: who (the user,
+# None for commands and tasks), what kind of change and why.
+
+KEEP = object()  # NewPrice.compare_at_price: leave the compare-at price as it is
+PRICE_LOCK_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class NewPrice:
+    """The regular price one variant should have, and why.
+
+    The compare-at price can change in the same write, because the database wants it above
+    the price at every moment: lowering both, or raising both, works in one step only.
+    """
+
+    variant_id: int
+    price: Decimal
+    reason: str = ""
+    rule: PriceRule | None = None
+    compare_at_price: Decimal | None | object = KEEP
+
+
+def change_prices(*, changes, kind, user=None, reason=""):
+    """Give variants new regular prices, each change written to the price history.
+
+    The one way `Variant.price` changes once a variant exists: staff in admin, catalog imports
+    and repricing all come here, so the history holds every price a variant had, which is
+    what repricing's daily limit counts from. `kind` is a `PriceHistory.Kind` of a regular
+    price change; `reason` is used for changes that carry none of their own. Variants are
+    locked in id order, so concurrent changes queue instead of deadlocking. A price that
+    stays the same writes no history. Returns the history rows written.
+    """
+    if kind not in PriceHistory.PRICE_KINDS:
+        raise ValueError(f"{kind} is not a kind of regular price change")
+    wanted = {change.variant_id: change for change in changes}
+    if not wanted:
+        return []
+    with transaction.atomic():
+        current = {}
+        ids = sorted(wanted)
+        for start in range(0, len(ids), PRICE_LOCK_CHUNK):
+            current.update(
+                (variant.pk, variant)
+                for variant in Variant.objects.select_for_update()
+                .filter(pk__in=ids[start : start + PRICE_LOCK_CHUNK])
+                .order_by("pk")
+                .only("pk", "sku", "product_id", "price", "compare_at_price")
+            )
+        price_moved, both_moved, history = [], [], []
+        for variant_id in ids:
+            change, variant = wanted[variant_id], current[variant_id]
+            compare_at = (
+                variant.compare_at_price
+                if change.compare_at_price is KEEP
+                else change.compare_at_price
+            )
+            _check_price(sku=variant.sku, price=change.price, compare_at_price=compare_at)
+            if change.price != variant.price:
+                history.append(
+                    PriceHistory(
+                        kind=kind,
+                        variant_id=variant_id,
+                        old_price=variant.price,
+                        new_price=change.price,
+                        rule=change.rule,
+                        changed_by=user,
+                        reason=(change.reason or reason)[:255],
+                    )
+                )
+            if compare_at != variant.compare_at_price:
+                both_moved.append(variant)
+            elif change.price != variant.price:
+                price_moved.append(variant)
+            variant.price, variant.compare_at_price = change.price, compare_at
+        # One UPDATE per row for price and compare-at price together keeps "above" true.
+        Variant.objects.bulk_update(price_moved, ["price"], batch_size=PRICE_LOCK_CHUNK)
+        Variant.objects.bulk_update(
+            both_moved, ["price", "compare_at_price"], batch_size=PRICE_LOCK_CHUNK
+        )
+        rows = PriceHistory.objects.bulk_create(history)
+        product_ids = sorted({variant.product_id for variant in price_moved + both_moved})
+        for start in range(0, len(product_ids), PRICE_LOCK_CHUNK):
+            refresh_product_figures(product_ids=product_ids[start : start + PRICE_LOCK_CHUNK])
+    return rows
+
+
+def _check_price(*, sku, price, compare_at_price):
+    if price < 0:
+        raise InvalidPrice(_("The price of %(sku)s can't be negative.") % {"sku": sku})
+    if compare_at_price is not None and compare_at_price <= price:
+        raise InvalidPrice(
+            _("The price of %(sku)s must stay below its compare-at price %(compare_at)s.")
+            % {"sku": sku, "compare_at": compare_at_price}
+        )
+
+
+def set_sale(*, variant, sale_price, starts_at=None, ends_at=None, user=None, reason=""):
+    """Put a variant on sale for a while, change its sale, or end it (`sale_price=None`).
+
+    The sale price is what a shopper pays while the sale runs; it is written to the price
+    history with its window, the old sale price and the new. Returns the history row, or None
+    when nothing changed.
+    """
+    if sale_price is not None and sale_price < 0:
+        raise InvalidPrice(_("The sale price of %(sku)s can't be negative.") % {"sku": variant.sku})
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise InvalidPrice(_("A sale must end after it starts."))
+    with transaction.atomic():
+        locked = Variant.objects.select_for_update().get(pk=variant.pk)
+        before = (locked.sale_price, locked.sale_starts_at, locked.sale_ends_at)
+        if before == (sale_price, starts_at, ends_at):
+            return None
+        Variant.objects.filter(pk=variant.pk).update(
+            sale_price=sale_price, sale_starts_at=starts_at, sale_ends_at=ends_at
+        )
+        row = PriceHistory.objects.create(
+            kind=PriceHistory.Kind.SALE,
+            variant=variant,
+            old_price=locked.sale_price,
+            new_price=sale_price,
+            changed_by=user,
+            reason=(reason or _describe_sale(sale_price, starts_at, ends_at))[:255],
+        )
+        invalidate_catalog()
+    variant.sale_price, variant.sale_starts_at, variant.sale_ends_at = (
+        sale_price,
+        starts_at,
+        ends_at,
+    )
+    return row
+
+
+def _when(moment):
+    return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
+
+
+def _window(starts_at, ends_at):
+    if starts_at and ends_at:
+        return _("from %(start)s until %(end)s") % {
+            "start": _when(starts_at),
+            "end": _when(ends_at),
+        }
+    if starts_at:
+        return _("from %(start)s") % {"start": _when(starts_at)}
+    if ends_at:
+        return _("until %(end)s") % {"end": _when(ends_at)}
+    return _("with no end set")
+
+
+def _describe_sale(sale_price, starts_at, ends_at):
+    if sale_price is None:
+        return _("Sale ended")
+    return _("On sale at %(price)s %(window)s") % {
+        "price": sale_price,
+        "window": _window(starts_at, ends_at),
+    }
+
+
+def _promotion_terms(promotion):
+    return (
+        promotion.category_id,
+        promotion.percent_off,
+        promotion.starts_at,
+        promotion.ends_at,
+        promotion.is_active,
+    )
+
+
+def _describe_promotion(promotion):
+    terms = _("“%(name)s”: %(percent)s%% off %(window)s") % {
+        "name": promotion.name,
+        "percent": floatformat(promotion.percent_off, -2),
+        "window": _window(promotion.starts_at, promotion.ends_at),
+    }
+    return terms if promotion.is_active else _("%(terms)s, switched off") % {"terms": terms}
+
+
+def _record_promotion(*, category_id, user, reason):
+    PriceHistory.objects.create(
+        kind=PriceHistory.Kind.PROMOTION,
+        category_id=category_id,
+        changed_by=user,
+        reason=reason[:255],
+    )
+
+
+def save_category_promotion(*, promotion, user=None):
+    """Create or change a category promotion, recorded in its category's price history.
+
+    A promotion changes what every product under the category costs while it runs, without
+    touching their prices: so it is recorded once, on the category, with its terms, not on
+    each variant (whose number changes as products come and go). A change of name only is
+    not a price change and writes nothing; moving it to another category writes a row for
+    each of the two.
+    """
+    with transaction.atomic():
+        before = (
+            CategoryPromotion.objects.select_for_update().filter(pk=promotion.pk).first()
+            if promotion.pk
+            else None
+        )
+        promotion.save()
+        if before is None:
+            reason = _("Created %(terms)s") % {"terms": _describe_promotion(promotion)}
+        elif _promotion_terms(before) != _promotion_terms(promotion):
+            reason = _("Changed to %(terms)s") % {"terms": _describe_promotion(promotion)}
+        else:
+            return promotion
+        if before is not None and before.category_id != promotion.category_id:
+            _record_promotion(
+                category_id=before.category_id,
+                user=user,
+                reason=_("Moved to another category: %(terms)s")
+                % {"terms": _describe_promotion(before)},
+            )
+        _record_promotion(category_id=promotion.category_id, user=user, reason=reason)
+    return promotion
+
+
+def delete_category_promotion(*, promotion, user=None):
+    """Delete a category promotion; its category's price history keeps what it was."""
+    with transaction.atomic():
+        _record_promotion(
+            category_id=promotion.category_id,
+            user=user,
+            reason=_("Deleted %(terms)s") % {"terms": _describe_promotion(promotion)},
+        )
+        promotion.delete()
 
 
 # Images

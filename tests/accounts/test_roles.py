@@ -39,3 +39,14 @@ def test_setup_roles_restores_a_permission_removed_by_hand():
     group.permissions.clear()
     call_command("setup_roles", stdout=StringIO())
     assert group.permissions.filter(codename="view_user").exists()
+
+
+def test_no_role_can_add_change_or_delete_price_history():
+    call_command("setup_roles", stdout=StringIO())
+    groups = snapshot()
+
+    assert "view_pricehistory" in groups["Catalog managers"]
+    assert "change_pricerule" in groups["Catalog managers"]
+    for permissions in groups.values():
+        for action in ("add", "change", "delete"):
+            assert f"{action}_pricehistory" not in permissions

@@ -1,5 +1,7 @@
 """Upsert products and variants from a CSV file, matching variants by SKU."""
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -9,7 +11,8 @@ from catalog.bulk import CatalogFileError, CatalogImportError, read_catalog_csv,
 class Command(BaseCommand):
     help = (
         "Create or update products and variants from a CSV file (one row per variant, "
-        "matched by SKU). Every row is checked first: if any is bad, nothing is written."
+        "matched by SKU). Every row is checked first: if any is bad, nothing is written. "
+        "Changed prices go to the price history."
     )
 
     def add_arguments(self, parser):
@@ -22,7 +25,12 @@ class Command(BaseCommand):
         try:
             with open(file, encoding="utf-8-sig", newline="") as handle:
                 rows, columns = read_catalog_csv(handle)
-            report = upsert_catalog(rows=rows, columns=columns, dry_run=dry_run)
+            report = upsert_catalog(
+                rows=rows,
+                columns=columns,
+                dry_run=dry_run,
+                reason=f"import_catalog {Path(file).name}",
+            )
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
         except CatalogFileError as error:

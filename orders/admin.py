@@ -1,33 +1,21 @@
-"""What staff see of orders and vouchers in Django admin, and the sales page.
+"""What staff see of orders and vouchers in Django admin.
 
 Orders are records of what was sold: staff read them and move them along with the actions,
 which call the order services; nothing on an order is edited by hand.
 """
 
-from datetime import timedelta
-from decimal import Decimal
-
-from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils import timezone
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from shipping.services import ShipmentError, StockError, deliver_shipments, ship_what_is_left
 from shop.admin import RecordAdminMixin
 
-from . import reports, services
+from . import services
 from .models import Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
-
-SALES_DEFAULT_DAYS = 30
-SALES_MAX_DAYS = 366
-CHART_WIDTH = 720
-CHART_HEIGHT = 200
-PIXEL = Decimal("0.1")
+from .services import StaffAction
 
 
 class OrderPartInline(admin.TabularInline):
@@ -95,7 +83,7 @@ class OrderAdmin(RecordAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     inlines = [OrderLineInline, VoucherRedemptionInline, OrderEventInline]
     # payments adds "mark paid" for bank transfers: it goes through the payment services.
-    actions = ["mark_shipped", "mark_delivered", "mark_completed", "cancel"]
+    actions = ["ship", "deliver", "complete", "cancel"]
     fieldsets = [
         (
             None,
@@ -151,172 +139,105 @@ class OrderAdmin(RecordAdminMixin, admin.ModelAdmin):
     def total_with_currency(self, order):
         return f"{order.total} {order.currency}"
 
-    def _move(self, request, queryset, *, to_status, apply, done):
-        """Apply `apply` to each order; a refused order gets its own message, the rest go on."""
-        moved = 0
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        offered = self.get_actions(request)
+        buttons = [
+            (action.value, action.label)
+            for action in (services.staff_actions(order) if order else [])
+            if action.value in offered
+        ]
+        return super().change_view(
+            request, object_id, form_url, {"staff_actions": buttons, **(extra_context or {})}
+        )
+
+    def _act(self, request, queryset, action, apply, done):
+        """Apply a staff action to each order STAFF_ACTIONS allows it for; name the others.
+
+        One refused order does not stop the rest.
+        """
+        changed = 0
         for order in queryset.order_by("pk"):
+            if action not in services.staff_actions(order):
+                self.message_user(request, self._not_offered(order, action), messages.ERROR)
+                continue
             try:
                 apply(order)
-            except services.InvalidTransition:
-                self.message_user(request, self._not_allowed(order, to_status), messages.ERROR)
+            except (services.InvalidTransition, ShipmentError, StockError) as error:
+                self.message_user(request, f"{order.number}: {error}", messages.ERROR)
             else:
-                moved += 1
-        if moved:
-            self.message_user(request, done(moved) % {"count": moved}, messages.SUCCESS)
+                changed += 1
+        if changed:
+            self.message_user(request, done(changed) % {"count": changed}, messages.SUCCESS)
 
     @staticmethod
-    def _not_allowed(order, to_status):
+    def _not_offered(order, action):
         message = gettext(
-            "Order %(number)s was not changed: it cannot go from “%(from)s” to “%(to)s”."
+            "Order %(number)s was not changed: “%(action)s” is not possible for an order "
+            "that is “%(status)s”."
         )
         return message % {
             "number": order.number,
-            "from": order.get_status_display(),
-            "to": Order.Status(to_status).label,
+            "action": action.label,
+            "status": order.get_status_display(),
         }
 
-    def _change_status(self, request, queryset, to_status, done):
-        self._move(
+    # Packing and delivering are the warehouse's work: they need the shipment permissions.
+    def has_ship_permission(self, request):
+        return request.user.has_perm("shipping.add_shipment")
+
+    def has_deliver_permission(self, request):
+        return request.user.has_perm("shipping.change_shipment")
+
+    @admin.action(permissions=["ship"], description=StaffAction.SHIP.label)
+    def ship(self, request, queryset):
+        """Packs through the shipping services: the units leave stock in parcels, never by a
+        status change alone."""
+        self._act(
             request,
             queryset,
-            to_status=to_status,
-            apply=lambda order: services.change_status(
-                order=order, to_status=to_status, user=request.user
-            ),
-            done=done,
+            StaffAction.SHIP,
+            lambda order: ship_what_is_left(order=order, user=request.user),
+            lambda n: ngettext("%(count)d order shipped.", "%(count)d orders shipped.", n),
         )
 
-    @admin.action(permissions=["change"], description=_("Mark shipped"))
-    def mark_shipped(self, request, queryset):
-        self._change_status(
+    @admin.action(permissions=["deliver"], description=StaffAction.DELIVER.label)
+    def deliver(self, request, queryset):
+        self._act(
             request,
             queryset,
-            Order.Status.SHIPPED,
+            StaffAction.DELIVER,
+            lambda order: deliver_shipments(order=order, user=request.user),
             lambda n: ngettext(
-                "%(count)d order marked shipped.", "%(count)d orders marked shipped.", n
+                "%(count)d order's parcels delivered.", "%(count)d orders' parcels delivered.", n
             ),
         )
 
-    @admin.action(permissions=["change"], description=_("Mark delivered"))
-    def mark_delivered(self, request, queryset):
-        self._change_status(
+    @admin.action(permissions=["change"], description=StaffAction.COMPLETE.label)
+    def complete(self, request, queryset):
+        self._act(
             request,
             queryset,
-            Order.Status.DELIVERED,
-            lambda n: ngettext(
-                "%(count)d order marked delivered.", "%(count)d orders marked delivered.", n
+            StaffAction.COMPLETE,
+            lambda order: services.change_status(
+                order=order, to_status=Order.Status.COMPLETED, user=request.user
             ),
-        )
-
-    @admin.action(permissions=["change"], description=_("Mark completed"))
-    def mark_completed(self, request, queryset):
-        self._change_status(
-            request,
-            queryset,
-            Order.Status.COMPLETED,
             lambda n: ngettext(
                 "%(count)d order marked completed.", "%(count)d orders marked completed.", n
             ),
         )
 
-    @admin.action(permissions=["change"], description=_("Cancel (releases the stock)"))
+    @admin.action(permissions=["change"], description=StaffAction.CANCEL.label)
     def cancel(self, request, queryset):
-        self._move(
+        self._act(
             request,
             queryset,
-            to_status=Order.Status.CANCELLED,
-            apply=lambda order: services.cancel_order(
+            StaffAction.CANCEL,
+            lambda order: services.cancel_order(
                 order=order, user=request.user, note=gettext("Cancelled by staff")
             ),
-            done=lambda n: ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", n),
+            lambda n: ngettext("%(count)d order cancelled.", "%(count)d orders cancelled.", n),
         )
-
-    def get_urls(self):
-        sales = path(
-            "sales/", self.admin_site.admin_view(self.sales_view), name="orders_order_sales"
-        )
-        return [sales, *super().get_urls()]
-
-    def sales_view(self, request):
-        if not request.user.has_perm("orders.view_order"):
-            raise PermissionDenied
-        form = SalesPeriodForm(request.GET or SalesPeriodForm.default_data())
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": _("Sales"),
-            "form": form,
-        }
-        if not form.is_valid():
-            return TemplateResponse(request, "admin/orders/order/sales.html", context, status=400)
-        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        rank_by = form.cleaned_data["rank_by"] or "units"
-        days = reports.daily_sales(start=start, end=end)
-        context |= {
-            "days": days,
-            "summary": reports.summarize(days),
-            "products": reports.top_products(start=start, end=end, rank_by=rank_by),
-            "chart": revenue_chart(days),
-            "currency": settings.SHOP_CURRENCY,
-        }
-        return TemplateResponse(request, "admin/orders/order/sales.html", context)
-
-
-class SalesPeriodForm(forms.Form):
-    start = forms.DateField(
-        label=_("From"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-    )
-    end = forms.DateField(
-        label=_("To"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
-    )
-    rank_by = forms.ChoiceField(
-        label=_("Top products by"),
-        choices=[("units", _("units sold")), ("revenue", _("revenue"))],
-        required=False,
-    )
-
-    @staticmethod
-    def default_data():
-        today = timezone.localdate()
-        return {
-            "start": today - timedelta(days=SALES_DEFAULT_DAYS - 1),
-            "end": today,
-            "rank_by": "units",
-        }
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end:
-            if start > end:
-                raise forms.ValidationError(_("The start date must not be after the end date."))
-            if (end - start).days >= SALES_MAX_DAYS:
-                raise forms.ValidationError(
-                    _("Choose at most %(days)d days.") % {"days": SALES_MAX_DAYS}
-                )
-        return cleaned
-
-
-def revenue_chart(days):
-    """Bar geometry for revenue per day, computed here so the page is plain inline SVG.
-
-    Coordinates are strings, so number localisation can never put a comma in the SVG.
-    """
-    peak = max((day.revenue for day in days), default=Decimal(0))
-    slot = Decimal(CHART_WIDTH) / len(days)
-    bars = []
-    for index, day in enumerate(days):
-        height = (day.revenue / peak * CHART_HEIGHT).quantize(PIXEL) if peak else Decimal(0)
-        bars.append(
-            {
-                "day": day,
-                "x": str((slot * index + slot / 10).quantize(PIXEL)),
-                "y": str(CHART_HEIGHT - height),
-                "width": str((slot * 8 / 10).quantize(PIXEL)),
-                "height": str(height),
-            }
-        )
-    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "peak": peak, "bars": bars}
 
 
 @admin.register(Voucher)

@@ -11,7 +11,8 @@ from shop.models import SentEmail
 
 from .models import Order, OrderEvent
 
-KINDS = ("placed", "cancelled")
+# A "transfer_reminder" lost on the way is not swept: remind_unpaid_transfers queues it again.
+KINDS = ("placed", "cancelled", "transfer_reminder")
 # The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
 SWEEP_GRACE = timedelta(minutes=10)
 SWEEP_WINDOW = timedelta(days=1)
@@ -45,9 +46,28 @@ def order_link(order):
     return settings.SHOP_BASE_URL.rstrip("/") + path
 
 
+def sent_order_emails(*, orders, kind):
+    """The ids of those orders whose `kind` email has gone out."""
+    keys = {order_email_key(order.pk, kind): order.pk for order in orders}
+    sent = SentEmail.objects.filter(key__in=keys).values_list("key", flat=True)
+    return {keys[key] for key in sent}
+
+
+def transfer_deadline(order):
+    """When cancel_unpaid_orders cancels a bank transfer order whose money has not arrived."""
+    return order.created_at + timedelta(days=settings.ORDER_BANK_TRANSFER_DAYS)
+
+
 def deliver_order_email(*, order, kind):
-    """Render and send the `kind` email in the order's language; False when it went out before."""
+    """Render and send the `kind` email in the order's language; False when it went out before
+    or no longer applies (a transfer reminder for an order paid or cancelled since)."""
     _check_kind(kind)
+    awaits_transfer = (
+        order.status == Order.Status.PENDING_PAYMENT
+        and order.payment_method == Order.PaymentMethod.BANK_TRANSFER
+    )
+    if kind == "transfer_reminder" and not awaits_transfer:
+        return False
     cancellation = (
         order.events.filter(to_status=Order.Status.CANCELLED).last()
         if kind == "cancelled"
@@ -61,6 +81,7 @@ def deliver_order_email(*, order, kind):
         "shop_name": settings.SHOP_NAME,
         "bank_account": settings.SHOP_BANK_ACCOUNT,
         "unpaid_minutes": settings.ORDER_UNPAID_MINUTES,
+        "transfer_deadline": transfer_deadline(order),
         "PaymentMethod": Order.PaymentMethod,
         "Status": Order.Status,
         "cancellation": cancellation,

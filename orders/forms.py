@@ -59,6 +59,8 @@ class CheckoutForm(forms.Form):
         queryset=None,
         required=False,
         empty_label=_("A new address"),
+        # Without blank=True a RadioSelect drops the empty choice, and with it "A new address".
+        blank=True,
         widget=forms.RadioSelect,
     )
     full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)

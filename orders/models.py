@@ -222,6 +222,10 @@ class OrderLine(models.Model):
     unit_price = models.DecimalField(_("unit price"), **MONEY)
     quantity = models.PositiveIntegerField(_("quantity"))
     line_total = models.DecimalField(_("line total"), **MONEY)
+    # The line's share of the order's voucher discount, allocated when the order is placed
+    # (the shares add up to the order's discount to the cent): what the shopper paid for the
+    # line is line_total - discount, and no refund of its units gives back more.
+    discount = models.DecimalField(_("discount"), default=0, **MONEY)
     tax_amount = models.DecimalField(_("included tax"), **MONEY)
     quantity_shipped = models.PositiveIntegerField(_("shipped"), default=0)
 
@@ -238,10 +242,19 @@ class OrderLine(models.Model):
                 condition=Q(line_total=Round(F("unit_price") * F("quantity"), 2)),
                 name="order_line_total_adds_up",
             ),
+            models.CheckConstraint(
+                condition=Q(discount__gte=0) & Q(discount__lte=F("line_total")),
+                name="line_discount_within_line_total",
+            ),
         ]
 
     def __str__(self):
         return f"{self.quantity} × {self.sku}"
+
+    @property
+    def paid_total(self):
+        """What the shopper paid for the line's units, after its share of the voucher."""
+        return self.line_total - self.discount
 
 
 class OrderEvent(models.Model):

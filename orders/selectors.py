@@ -160,3 +160,18 @@ def order_for_viewer(*, number, user, key=""):
     if not (owner or user.is_staff or key_fits):
         raise Http404(_("No such order."))
     return order
+
+
+def refund_for_units(line, *, units, returned_before=0) -> Decimal:
+    """What giving back `units` of the line refunds: their share of what was paid for it.
+
+    The line's paid total (after its share of the voucher) is spread over its units, rounded
+    so that the refunds of all its units, in any number of returns, add up to exactly what
+    was paid: each return gets the rounded running total less what earlier returns got.
+    """
+    paid = line.paid_total
+
+    def share(count):
+        return quantize(paid * count / line.quantity)
+
+    return share(returned_before + units) - share(returned_before)

@@ -10,10 +10,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django_countries import countries
 
 from catalog.models import Variant
@@ -29,30 +30,54 @@ from shipping.services import (
 from shop.money import quantize
 
 from . import selectors
-from .emails import queue_order_email
+from .emails import queue_order_email, sent_order_emails
 from .models import Cart, CartLine, Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
 from .signals import order_cancelled, order_placed
 
 Status = Order.Status
 
 # The order state machine: the only moves change_status allows. Cash on delivery orders
-# start "confirmed" and go to fulfilment at once; the others start awaiting payment.
+# start "confirmed" and go to fulfilment at once; the others start awaiting payment. Money
+# given back moves an order only once its goods have arrived: before that a full refund
+# cancels it (and releases its stock), and a partial one leaves it to be shipped.
 TRANSITIONS = {
     Status.PENDING_PAYMENT: {Status.PAID, Status.CANCELLED},
     Status.CONFIRMED: {Status.PARTIALLY_SHIPPED, Status.SHIPPED, Status.CANCELLED},
-    Status.PAID: {
-        Status.PARTIALLY_SHIPPED,
-        Status.SHIPPED,
-        Status.CANCELLED,
-        Status.PARTIALLY_REFUNDED,
-        Status.REFUNDED,
-    },
+    Status.PAID: {Status.PARTIALLY_SHIPPED, Status.SHIPPED, Status.CANCELLED},
     Status.PARTIALLY_SHIPPED: {Status.SHIPPED},
     Status.SHIPPED: {Status.DELIVERED},
     Status.DELIVERED: {Status.COMPLETED, Status.PARTIALLY_REFUNDED, Status.REFUNDED},
     Status.PARTIALLY_REFUNDED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED},
     Status.COMPLETED: {Status.PARTIALLY_REFUNDED, Status.REFUNDED},
     Status.CANCELLED: set(),
+    Status.REFUNDED: set(),
+}
+# Statuses only an order's shipments move it into (through follow_shipments): goods leave
+# the warehouse in parcels, never by a status change alone.
+FULFILMENT_STATUSES = frozenset({Status.PARTIALLY_SHIPPED, Status.SHIPPED, Status.DELIVERED})
+
+
+class StaffAction(models.TextChoices):
+    MARK_PAID = "mark_paid", _lazy("Mark paid (bank transfer received)")
+    SHIP = "ship", _lazy("Pack and ship what is left")
+    DELIVER = "deliver", _lazy("Mark the parcels delivered")
+    COMPLETE = "complete", _lazy("Mark completed")
+    CANCEL = "cancel", _lazy("Cancel (releases the stock)")
+    REFUND = "refund", _lazy("Refund")
+
+
+# What staff may do to an order in each status; the admin offers these and nothing else.
+STAFF_ACTIONS = {
+    Status.PENDING_PAYMENT: {StaffAction.MARK_PAID, StaffAction.CANCEL},
+    Status.CONFIRMED: {StaffAction.SHIP, StaffAction.CANCEL},
+    Status.PAID: {StaffAction.SHIP, StaffAction.CANCEL, StaffAction.REFUND},
+    Status.PARTIALLY_SHIPPED: {StaffAction.SHIP, StaffAction.DELIVER, StaffAction.REFUND},
+    Status.SHIPPED: {StaffAction.DELIVER, StaffAction.REFUND},
+    Status.DELIVERED: {StaffAction.COMPLETE, StaffAction.REFUND},
+    Status.COMPLETED: {StaffAction.REFUND},
+    Status.PARTIALLY_REFUNDED: {StaffAction.REFUND},
+    # A transfer arriving after the order expired is still recorded, and paid back.
+    Status.CANCELLED: {StaffAction.MARK_PAID},
     Status.REFUNDED: set(),
 }
 
@@ -365,22 +390,48 @@ def discount_for(voucher, subtotal) -> Decimal:
     return min(quantize(voucher.value), subtotal)
 
 
+def _voucher_covers(voucher, price, regular) -> bool:
+    """Whether the voucher discounts a line selling at `price` (its regular price `regular`)."""
+    return voucher.combination != Voucher.Combination.FULL_PRICE_ONLY or price >= regular
+
+
 def voucher_base(voucher, amounts) -> Decimal:
     """The part of the goods a voucher discounts, by the combination rule staff chose.
 
     `amounts` are (unit price, quantity, regular unit price) triples; a line is on
     promotion when it sells below its regular price.
     """
-    if voucher.combination == Voucher.Combination.FULL_PRICE_ONLY:
-        eligible = [(price, quantity) for price, quantity, regular in amounts if price >= regular]
-        if not eligible:
-            raise VoucherError(
-                _("The voucher “%(code)s” applies only to items not on promotion.")
-                % {"code": voucher.code}
-            )
-    else:
-        eligible = [(price, quantity) for price, quantity, _regular in amounts]
+    eligible = [
+        (price, quantity)
+        for price, quantity, regular in amounts
+        if _voucher_covers(voucher, price, regular)
+    ]
+    if not eligible:
+        raise VoucherError(
+            _("The voucher “%(code)s” applies only to items not on promotion.")
+            % {"code": voucher.code}
+        )
     return quantize(sum((price * quantity for price, quantity in eligible), Decimal("0")))
+
+
+def share_discount(discount, weights) -> list[Decimal]:
+    """Split `discount` over lines in proportion to their `weights` (amounts), to the cent.
+
+    The shares add up to the discount exactly: each line gets its proportional cents rounded
+    down, and the cents left over go to the lines that lost most in the rounding (first line
+    first on a tie). No share exceeds its line's weight.
+    """
+    total = sum(weights, Decimal("0"))
+    if not discount or not total:
+        return [Decimal("0.00") for _weight in weights]
+    cents = int(quantize(discount) * 100)
+    exact = [weight * cents / total for weight in weights]
+    shares = [int(value) for value in exact]
+    left_over = cents - sum(shares)
+    by_loss = sorted(range(len(weights)), key=lambda i: (shares[i] - exact[i], i))
+    for index in by_loss[:left_over]:
+        shares[index] += 1
+    return [Decimal(share) / 100 for share in shares]
 
 
 @dataclass(frozen=True)
@@ -576,6 +627,13 @@ def place_order(
             tax_total=quote.tax_total,
             **address,
         )
+        covered = [
+            prices[line.pk] * line.quantity
+            if voucher is not None and _voucher_covers(voucher, prices[line.pk], line.variant.price)
+            else Decimal("0")
+            for line in lines
+        ]
+        discounts = share_discount(quote.discount, covered)
         order_lines = OrderLine.objects.bulk_create(
             OrderLine(
                 order=order,
@@ -586,9 +644,10 @@ def place_order(
                 unit_price=prices[line.pk],
                 quantity=line.quantity,
                 line_total=prices[line.pk] * line.quantity,
+                discount=discount,
                 tax_amount=selectors.included_tax(prices[line.pk] * line.quantity, quote.tax_rate),
             )
-            for line in lines
+            for line, discount in zip(lines, discounts, strict=True)
         )
         reserve_stock(order_lines=order_lines, user=user)
         record_units_sold(quantities=_units_per_product(order_lines))
@@ -617,9 +676,33 @@ def _units_per_product(order_lines, sign=1):
 # Order life cycle
 
 
+def can_transition(order, to_status) -> bool:
+    """Whether the state machine lets the order go from its status to `to_status`."""
+    return to_status in TRANSITIONS.get(order.status, ())
+
+
+def allowed_transitions(order) -> set:
+    return set(TRANSITIONS.get(order.status, ()))
+
+
+def staff_actions(order) -> list[StaffAction]:
+    """What staff may do to this order now, in the order the admin shows them.
+
+    STAFF_ACTIONS says what each status allows; the order's own facts narrow it: only a bank
+    transfer is marked paid by hand, a packed order can't be cancelled, only parcels on their
+    way can be delivered.
+    """
+    allowed = STAFF_ACTIONS.get(order.status, set())
+    facts = {
+        StaffAction.MARK_PAID: order.payment_method == Order.PaymentMethod.BANK_TRANSFER,
+        StaffAction.CANCEL: StaffAction.CANCEL in allowed and can_cancel(order),
+    }
+    return [action for action in StaffAction if action in allowed and facts.get(action, True)]
+
+
 def can_cancel(order) -> bool:
     """Packed goods have left their reservation, so an order with a shipment stays as it is."""
-    return Status.CANCELLED in TRANSITIONS.get(order.status, ()) and not order.shipments.exists()
+    return can_transition(order, Status.CANCELLED) and not order.shipments.exists()
 
 
 def _refuse_cancelling_a_packed_order(order):
@@ -631,12 +714,12 @@ def _refuse_cancelling_a_packed_order(order):
         )
 
 
-def _move(*, order, to_status, user=None, note=""):
+def _record_status(*, order, to_status, user=None, note=""):
     """Apply one allowed transition to the locked order row and record it as an event."""
     if to_status not in Status.values:
         raise InvalidTransition(_("“%(status)s” is not an order status.") % {"status": to_status})
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    if to_status not in TRANSITIONS[locked.status]:
+    if not can_transition(locked, to_status):
         raise InvalidTransition(
             _("An order that is “%(from)s” can't become “%(to)s”.")
             % {"from": locked.get_status_display(), "to": Status(to_status).label}
@@ -655,11 +738,41 @@ def _move(*, order, to_status, user=None, note=""):
 
 
 def change_status(*, order, to_status, user=None, note="") -> Order:
-    """Move the order to another status if TRANSITIONS allows it; cancelling also cancels."""
+    """Move the order to another status if TRANSITIONS allows it; cancelling also cancels.
+
+    Shipped and delivered are not for the asking: goods move in shipments, and the order
+    follows them (follow_shipments).
+    """
+    if to_status in FULFILMENT_STATUSES:
+        raise InvalidTransition(
+            _("Order %(number)s is shipped and delivered only through its shipments.")
+            % {"number": order.number}
+        )
     if to_status == Status.CANCELLED:
         return cancel_order(order=order, user=user, note=note)
     with transaction.atomic():
-        return _move(order=order, to_status=to_status, user=user, note=note)
+        return _record_status(order=order, to_status=to_status, user=user, note=note)
+
+
+def follow_shipments(*, order_id, any_left, all_shipped, all_delivered) -> Order:
+    """The order's status follows its parcels: partially shipped, shipped, delivered.
+
+    Called when one of its shipments moved, with shipping's facts about all of them.
+    """
+    if all_delivered:
+        steps = [Status.SHIPPED, Status.DELIVERED]
+    elif all_shipped:
+        steps = [Status.SHIPPED]
+    elif any_left:
+        steps = [Status.PARTIALLY_SHIPPED]
+    else:
+        steps = []
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        for step in steps:
+            if order.status != step and can_transition(order, step):
+                _record_status(order=order, to_status=step)
+    return order
 
 
 def _give_back_voucher(order):
@@ -683,7 +796,7 @@ def cancel_order(*, order, user=None, note="", notify=True) -> Order:
         # Lock the order first: create_shipment locks it too, so no parcel is packed meanwhile.
         Order.objects.select_for_update().only("pk").get(pk=order.pk)
         _refuse_cancelling_a_packed_order(order)
-        _move(order=order, to_status=Status.CANCELLED, user=user, note=note)
+        _record_status(order=order, to_status=Status.CANCELLED, user=user, note=note)
         # The voucher row before the stock rows: the order place_order locks them in.
         _give_back_voucher(order)
         release_reservation(order=order, user=user, note=note)
@@ -716,22 +829,56 @@ def backdate_order(*, order, times) -> Order:
 
 
 def cancel_unpaid_orders(*, now=None) -> list[Order]:
-    """Cancel card orders left unpaid for ORDER_UNPAID_MINUTES; safe to run again at any time."""
+    """Cancel the orders left unpaid too long, oldest first; safe to run again at any time.
+
+    A card is paid on the spot, so card orders wait ORDER_UNPAID_MINUTES; a bank transfer
+    takes days to arrive, so transfer orders wait ORDER_BANK_TRANSFER_DAYS. Cancelling puts
+    the stock back on sale and gives the voucher back; money arriving later is refunded.
+    """
     now = now or timezone.now()
-    cutoff = now - timedelta(minutes=settings.ORDER_UNPAID_MINUTES)
+    minutes, days = settings.ORDER_UNPAID_MINUTES, settings.ORDER_BANK_TRANSFER_DAYS
+    Method = Order.PaymentMethod
     overdue = Order.objects.filter(
+        Q(payment_method=Method.CARD, created_at__lt=now - timedelta(minutes=minutes))
+        | Q(payment_method=Method.BANK_TRANSFER, created_at__lt=now - timedelta(days=days)),
         status=Status.PENDING_PAYMENT,
-        payment_method=Order.PaymentMethod.CARD,
-        created_at__lt=cutoff,
     ).order_by("created_at")
-    note = _("Not paid within %(minutes)s minutes.") % {"minutes": settings.ORDER_UNPAID_MINUTES}
+    notes = {
+        Method.CARD: _("Not paid within %(minutes)s minutes.") % {"minutes": minutes},
+        Method.BANK_TRANSFER: _("The bank transfer did not arrive within %(days)s days.")
+        % {"days": days},
+    }
     cancelled = []
     for order in list(overdue):
         try:
-            cancelled.append(cancel_order(order=order, note=note))
+            cancelled.append(cancel_order(order=order, note=notes[order.payment_method]))
         except InvalidTransition:
             continue  # paid or cancelled by someone else since we looked
     return cancelled
+
+
+def remind_unpaid_transfers(*, now=None) -> list[Order]:
+    """Remind shoppers whose bank transfer has not arrived halfway to its deadline, once each.
+
+    An order whose reminder went out (its email log row exists) is left out, so running
+    this every few minutes sends each reminder once, and one lost on the way (the broker
+    was down) goes out with the next run. Returns the orders reminded now.
+    """
+    now = now or timezone.now()
+    period = timedelta(days=settings.ORDER_BANK_TRANSFER_DAYS)
+    due = list(
+        Order.objects.filter(
+            status=Status.PENDING_PAYMENT,
+            payment_method=Order.PaymentMethod.BANK_TRANSFER,
+            created_at__lte=now - period / 2,
+            created_at__gt=now - period,
+        ).order_by("created_at")
+    )
+    reminded = sent_order_emails(orders=due, kind="transfer_reminder")
+    due = [order for order in due if order.pk not in reminded]
+    for order in due:
+        queue_order_email(order=order, kind="transfer_reminder")
+    return due
 
 
 def record_shipped(*, quantities):

@@ -27,19 +27,8 @@ def record_packed_lines(sender, order_id, quantities, **kwargs):
 
 def follow_shipment(sender, order_id, any_left, all_shipped, all_delivered, **kwargs):
     """The order's status follows its parcels: partially shipped, shipped, delivered."""
-    from .models import Order
-    from .services import TRANSITIONS, change_status
+    from .services import follow_shipments
 
-    Status = Order.Status
-    if all_delivered:
-        steps = [Status.SHIPPED, Status.DELIVERED]
-    elif all_shipped:
-        steps = [Status.SHIPPED]
-    elif any_left:
-        steps = [Status.PARTIALLY_SHIPPED]
-    else:
-        return
-    order = Order.objects.get(pk=order_id)
-    for step in steps:
-        if order.status != step and step in TRANSITIONS[order.status]:
-            change_status(order=order, to_status=step)
+    follow_shipments(
+        order_id=order_id, any_left=any_left, all_shipped=all_shipped, all_delivered=all_delivered
+    )

@@ -28,5 +28,11 @@ def sweep_order_emails():
 
 @shared_task(acks_late=True)
 def expire_unpaid_orders():
-    """Cancel the card orders left unpaid too long; their stock goes back on sale."""
-    return len(services.cancel_unpaid_orders())
+    """Cancel the orders left unpaid too long, then remind bank transfer shoppers halfway.
+
+    Cancelling first means an order past its deadline is cancelled, never reminded.
+    Returns how many orders were cancelled.
+    """
+    cancelled = services.cancel_unpaid_orders()
+    services.remind_unpaid_transfers()
+    return len(cancelled)

@@ -23,7 +23,8 @@ from orders.services import InvalidTransition
 from shop.admin import RecordAdminMixin
 
 from . import selectors, services
-from .models import Payment, Refund, WebhookEvent
+from .gateways import gateway_for
+from .models import Payment, Refund, RefundToPayBack, WebhookEvent
 from .tasks import process_webhook_event
 
 
@@ -138,6 +139,7 @@ class PaymentAdmin(ReadOnlyAdmin):
             request.POST if request.method == "POST" else None,
             left=left,
             currency=payment.currency,
+            by_hand=gateway_for(payment.method).paid_by_hand,
         )
         if request.method == "POST" and form.is_valid():
             try:
@@ -174,6 +176,12 @@ class PaymentAdmin(ReadOnlyAdmin):
         if refund.status == Refund.Status.SUCCEEDED:
             message = gettext("Refunded %(amount)s %(currency)s of order %(number)s.")
             self.message_user(request, message % values, messages.SUCCESS)
+        elif refund.is_manual:
+            message = gettext(
+                "%(amount)s %(currency)s of order %(number)s is to pay back by hand: it waits "
+                "in “Refunds to pay back” until you mark it paid back."
+            )
+            self.message_user(request, message % values, messages.WARNING)
         else:
             message = gettext(
                 "The refund of %(amount)s %(currency)s of order %(number)s is pending with Stripe."
@@ -220,11 +228,19 @@ class RefundForm(forms.Form):
         label=_("Amount"), max_digits=12, decimal_places=2, min_value=Decimal("0.01")
     )
     reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+    pay_back_to = forms.CharField(
+        label=_("Pay back to"),
+        max_length=255,
+        required=False,
+        help_text=_("For cash and bank transfers: the account (IBAN and holder) staff pay it to."),
+    )
     # One key per form: a double-submitted form refunds once.
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args, left, currency, **kwargs):
+    def __init__(self, *args, left, currency, by_hand, **kwargs):
         super().__init__(*args, **kwargs)
+        if not by_hand:
+            del self.fields["pay_back_to"]
         self.fields["amount"].initial = left
         self.fields["amount"].help_text = _("At most %(left)s %(currency)s.") % {
             "left": left,
@@ -242,6 +258,7 @@ class RefundAdmin(ReadOnlyAdmin):
         "status",
         "is_manual",
         "requested_by",
+        "completed_at",
         "provider_reference",
     ]
     list_filter = ["status", "is_manual", "created_at"]
@@ -270,6 +287,39 @@ class RefundAdmin(ReadOnlyAdmin):
                 "%(count)d refund marked paid back.", "%(count)d refunds marked paid back.", done
             )
             self.message_user(request, message % {"count": done}, messages.SUCCESS)
+
+
+@admin.register(RefundToPayBack)
+class RefundToPayBackAdmin(RefundAdmin):
+    """What staff owe shoppers by hand, oldest first, with where the money goes."""
+
+    list_display = [
+        "created_at",
+        "order_number",
+        "customer",
+        "amount_with_currency",
+        "pay_back_to_or_ask",
+        "reason",
+    ]
+    list_filter = ["created_at", "payment__method"]
+    search_fields = ["payment__order__number", "payment__order__email", "pay_back_to"]
+    ordering = ["created_at", "pk"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("payment__order")
+
+    @admin.display(description=_("customer"), ordering="payment__order__full_name")
+    def customer(self, refund):
+        order = refund.payment.order
+        return f"{order.full_name} <{order.email}>"
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_with_currency(self, refund):
+        return f"{refund.amount} {refund.payment.currency}"
+
+    @admin.display(description=_("pay back to"), ordering="pay_back_to")
+    def pay_back_to_or_ask(self, refund):
+        return refund.pay_back_to or gettext("Not given yet: ask the customer")
 
 
 class ProcessedFilter(admin.SimpleListFilter):
@@ -332,7 +382,15 @@ def mark_paid(modeladmin, request, queryset):
             }
             modeladmin.message_user(request, message, messages.ERROR)
         else:
-            paid += 1
+            order.refresh_from_db(fields=["status"])
+            if order.status == Order.Status.CANCELLED:
+                message = gettext(
+                    "Order %(number)s was cancelled before the transfer arrived: it stays "
+                    "cancelled, the transfer is recorded and all of it is to be paid back."
+                ) % {"number": order.number}
+                modeladmin.message_user(request, message, messages.WARNING)
+            else:
+                paid += 1
     if paid:
         message = ngettext("%(count)d order marked paid.", "%(count)d orders marked paid.", paid)
         modeladmin.message_user(request, message % {"count": paid}, messages.SUCCESS)

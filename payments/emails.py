@@ -14,7 +14,8 @@ from shop.models import SentEmail
 
 from .models import Payment, Refund
 
-KINDS = ("received", "failed", "refunded")
+# "refund_due" tells the shopper what staff will pay back by hand; "refunded", that it went back.
+KINDS = ("received", "failed", "refund_due", "refunded")
 # The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
 SWEEP_GRACE = timedelta(minutes=10)
 SWEEP_WINDOW = timedelta(days=1)
@@ -53,10 +54,11 @@ def deliver_payment_email(*, kind, pk):
     no longer applies (a failed payment that has since gone through)."""
     _check_kind(kind)
     refund = None
-    if kind == "refunded":
+    if kind in ("refund_due", "refunded"):
         refund = Refund.objects.select_related("payment__order").filter(pk=pk).first()
         payment = refund.payment if refund else None
-        current = refund is not None and refund.status == Refund.Status.SUCCEEDED
+        wanted = Refund.Status.SUCCEEDED if kind == "refunded" else Refund.Status.PENDING
+        current = refund is not None and refund.status == wanted
     else:
         payment = Payment.objects.select_related("order").filter(pk=pk).first()
         wanted = Payment.Status.SUCCEEDED if kind == "received" else Payment.Status.FAILED
@@ -92,10 +94,19 @@ def unsent_payment_emails(*, now):
     ).exclude(method=Order.PaymentMethod.CASH_ON_DELIVERY)
     failed = Payment.objects.filter(status=Payment.Status.FAILED, updated_at__range=(since, until))
     refunded = Refund.objects.filter(
-        status=Refund.Status.SUCCEEDED, created_at__range=(since, until)
+        status=Refund.Status.SUCCEEDED, completed_at__range=(since, until)
+    )
+    due = Refund.objects.filter(
+        status=Refund.Status.PENDING, is_manual=True, created_at__range=(since, until)
     )
     wanted = {}
-    for kind, rows in (("received", received), ("failed", failed), ("refunded", refunded)):
+    kinds = (
+        ("received", received),
+        ("failed", failed),
+        ("refund_due", due),
+        ("refunded", refunded),
+    )
+    for kind, rows in kinds:
         for pk in rows.values_list("pk", flat=True):
             wanted[payment_email_key(kind, pk)] = (kind, pk)
     sent = set(SentEmail.objects.filter(key__in=wanted).values_list("key", flat=True))

@@ -188,5 +188,10 @@ def gateway_for(method) -> Gateway:
     return GATEWAYS[method]
 
 
+def paid_by_hand(method) -> bool:
+    """Whether money taken by this method is also given back by hand (a transfer by staff)."""
+    return gateway_for(method).paid_by_hand
+
+
 def stripe_gateway() -> StripeGateway:
     return GATEWAYS[Order.PaymentMethod.CARD]

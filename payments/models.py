@@ -84,11 +84,15 @@ class Refund(models.Model):
     is_manual = models.BooleanField(_("manual"), default=False)
     provider_reference = models.CharField(_("provider reference"), max_length=255, blank=True)
     failure_message = models.CharField(_("failure"), max_length=255, blank=True)
+    # Where staff pay a manual refund back to (the shopper's bank account), as the shopper gave it.
+    pay_back_to = models.CharField(_("pay back to"), max_length=255, blank=True)
     idempotency_key = models.CharField(max_length=64, unique=True, editable=False)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When the money actually went back: Stripe confirmed it, or staff marked it paid back.
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True, db_index=True)
 
     class Meta:
         verbose_name = _("refund")
@@ -96,10 +100,31 @@ class Refund(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(status="succeeded", completed_at__isnull=False)
+                | (~Q(status="succeeded") & Q(completed_at__isnull=True)),
+                name="refund_completed_when_succeeded",
+            ),
         ]
 
     def __str__(self):
         return f"{self.amount} ({self.status})"
+
+
+class RefundsToPayBack(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(is_manual=True, status=Refund.Status.PENDING)
+
+
+class RefundToPayBack(Refund):
+    """A refund staff still owe by hand (cash, bank transfer): the list they work through."""
+
+    objects = RefundsToPayBack()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("refund to pay back")
+        verbose_name_plural = _("refunds to pay back")
 
 
 class WebhookEvent(models.Model):

@@ -14,7 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from orders.models import Order
-from orders.services import TRANSITIONS, InvalidTransition, change_status
+from orders.services import (
+    InvalidTransition,
+    StaffAction,
+    can_cancel,
+    can_transition,
+    cancel_order,
+    change_status,
+    staff_actions,
+)
 from shop.money import quantize, to_minor_units
 
 from . import selectors
@@ -384,8 +392,12 @@ def reconcile_payment(*, payment):
 def mark_transfer_received(*, payment, user, paid_at=None, notify=True):
     """Staff saw the bank transfer arrive: the payment succeeds and the order is paid.
 
-    InvalidTransition (from orders) when the order can no longer be paid, e.g. cancelled.
-    `paid_at` and `notify=False` are for recording history (demo data), not for staff.
+    Money for an order cancelled before it arrived (an expired transfer, say) is handled
+    like a late card payment: the payment is recorded as received and flagged for staff,
+    a refund of all of it is requested at once, to be paid back by hand, and the order
+    stays cancelled. InvalidTransition (from orders) when the order can no longer be paid
+    otherwise, e.g. shipped. `paid_at` and `notify=False` are for recording history (demo
+    data), not for staff.
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("order").get(pk=payment.pk)
@@ -393,12 +405,32 @@ def mark_transfer_received(*, payment, user, paid_at=None, notify=True):
             raise PaymentError(_("Only bank transfers are marked received by hand."))
         if payment.status == Status.SUCCEEDED:
             raise PaymentError(_("This transfer was already marked received."))
+        order = Order.objects.select_for_update().get(pk=payment.order_id)
+        # Cancelling the order cancelled its open payment: that is the one the money is for.
+        if order.status == OrderStatus.CANCELLED and payment.status in (*OPEN, Status.CANCELLED):
+            _move(
+                payment,
+                Status.SUCCEEDED,
+                allowed=(*OPEN, Status.CANCELLED),
+                paid_at=paid_at or timezone.now(),
+                flagged_reason=_(
+                    "The transfer arrived after the order was cancelled: pay it back in full."
+                ),
+            )
+            request_refund(
+                payment=payment,
+                amount=payment.amount,
+                reason=_("The order was cancelled before the payment arrived."),
+                idempotency_key=f"cancelled-{payment.pk}",
+                user=user,
+            )
+            return payment
         if payment.status not in OPEN:
             raise PaymentError(
                 _("This payment is “%(status)s”.") % {"status": payment.get_status_display()}
             )
         change_status(
-            order=payment.order,
+            order=order,
             to_status=OrderStatus.PAID,
             user=user,
             note=_("Bank transfer received"),
@@ -410,7 +442,11 @@ def mark_transfer_received(*, payment, user, paid_at=None, notify=True):
 
 
 def mark_order_transfer_received(*, order, user, paid_at=None, notify=True):
-    """Staff saw the bank transfer for this order arrive (the order admin's "mark paid")."""
+    """Staff saw the bank transfer for this order arrive (the order admin's "mark paid").
+
+    For an order cancelled meanwhile the money goes to its transfer payment, cancelled with
+    it (made now if it never had one), and is refunded: see mark_transfer_received.
+    """
     if order.payment_method != Method.BANK_TRANSFER:
         raise PaymentError(_("Only bank transfers are marked received by hand."))
     if order.total <= 0:
@@ -420,11 +456,14 @@ def mark_order_transfer_received(*, order, user, paid_at=None, notify=True):
         )
     payment = open_payment(order=order)
     if payment is None:
-        order.refresh_from_db()
-        raise InvalidTransition(
-            _("An order that is “%(from)s” can't become “%(to)s”.")
-            % {"from": order.get_status_display(), "to": OrderStatus.PAID.label}
-        )
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=order.pk)
+            if order.status != OrderStatus.CANCELLED:
+                raise InvalidTransition(
+                    _("An order that is “%(from)s” can't become “%(to)s”.")
+                    % {"from": order.get_status_display(), "to": OrderStatus.PAID.label}
+                )
+            payment = order.payments.order_by("-created_at", "-pk").first() or _new_payment(order)
     mark_transfer_received(payment=payment, user=user, paid_at=paid_at, notify=notify)
     return order
 
@@ -475,7 +514,6 @@ def settle_cancelled_order(*, order_id):
                     amount=left,
                     reason=_("The order was cancelled."),
                     idempotency_key=f"cancel-{payment.pk}",
-                    paid_back=False,
                 )
                 _send_refund_on_commit(refund)
 
@@ -493,27 +531,68 @@ def _refund_amount(amount):
     return amount
 
 
-def refund_payment(*, payment, amount, reason="", user=None, idempotency_key=""):
+def refund_payment(*, payment, amount, reason="", user=None, idempotency_key="", pay_back_to=""):
     """Give back `amount` of a received payment, never more than is left to refund.
 
+    What happens to the order follows from where its goods are. Nothing packed yet: a refund
+    of everything left cancels the order, which releases its stock and refunds the payment
+    through settle_cancelled_order; a partial refund leaves it to be shipped. Parcels on
+    their way: only part can be refunded until they arrive or come back. Delivered: the order
+    becomes (partially) refunded when the money has gone back.
+
     A card refund goes to Stripe at once with the refund's idempotency key (the same key
-    twice, as from a double-submitted form, refunds once); a cash or transfer refund is
-    recorded as paid back by the staff member. The order becomes (partially) refunded.
+    twice, as from a double-submitted form, refunds once); a cash or transfer refund waits,
+    "to pay back", until staff mark it paid back.
     """
+    amount = _refund_amount(amount)
+    payment = Payment.objects.select_related("order").get(pk=payment.pk)
+    order = payment.order
+    if StaffAction.REFUND not in staff_actions(order):
+        raise PaymentError(
+            _("Order %(number)s is “%(status)s”: it can't be refunded.")
+            % {"number": order.number, "status": order.get_status_display()}
+        )
+    everything = amount == selectors.refundable_amount(payment)
+    if everything and can_cancel(order):
+        return _refund_by_cancelling(order=order, payment=payment, reason=reason, user=user)
+    if everything and order.status in (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED):
+        raise PaymentError(
+            _(
+                "Order %(number)s has parcels on their way: refund part of it now, and the "
+                "rest once they are delivered or come back."
+            )
+            % {"number": order.number}
+        )
     refund = request_refund(
         payment=payment,
         amount=amount,
         reason=reason,
         user=user,
         idempotency_key=idempotency_key or uuid.uuid4().hex,
+        pay_back_to=pay_back_to,
     )
     return send_refund(refund=refund)
 
 
-def request_refund(*, payment, amount, reason, idempotency_key, user=None, paid_back=True):
-    """Record a refund of `amount`, pending until Stripe (or staff, when not `paid_back`) pays it.
+def _refund_by_cancelling(*, order, payment, reason, user):
+    cancel_order(
+        order=order, user=user, note=reason or _("Refunded in full before anything shipped.")
+    )
+    # order_cancelled has settled the payment already; settling again is harmless and makes
+    # sure the refund exists even if that receiver failed.
+    settle_cancelled_order(order_id=order.pk)
+    refund = Refund.objects.get(payment=payment, idempotency_key=f"cancel-{payment.pk}")
+    if refund.requested_by_id is None and user is not None and user.is_authenticated:
+        Refund.objects.filter(pk=refund.pk).update(requested_by=user)
+    return send_refund(refund=refund)
 
-    Returns the refund already recorded under this idempotency key, if any.
+
+def request_refund(*, payment, amount, reason, idempotency_key, user=None, pay_back_to=""):
+    """Record a refund of `amount`, pending until Stripe pays it or staff pay it back by hand.
+
+    A refund paid by hand (cash, bank transfer) stays "to pay back" until staff mark it
+    paid back; the shopper is told now what will happen. Returns the refund already
+    recorded under this idempotency key, if any.
     """
     amount = _refund_amount(amount)
     with transaction.atomic():
@@ -534,11 +613,12 @@ def request_refund(*, payment, amount, reason, idempotency_key, user=None, paid_
             amount=amount,
             reason=reason[:255],
             is_manual=gateway_for(payment.method).paid_by_hand,
+            pay_back_to=str(pay_back_to or "").strip()[:255],
             idempotency_key=idempotency_key,
             requested_by=user if user is not None and user.is_authenticated else None,
         )
-        if refund.is_manual and paid_back:
-            _complete_refund(refund)
+        if refund.is_manual:
+            queue_payment_email(kind="refund_due", pk=refund.pk)
     return refund
 
 
@@ -615,15 +695,17 @@ def mark_refund_paid_back(*, refund, user):
 def _complete_refund(refund):
     """The refund is done: count it on the payment, move the order, tell the shopper."""
     refund.status = Refund.Status.SUCCEEDED
-    refund.save(update_fields=["status", "provider_reference", "requested_by"])
+    refund.completed_at = timezone.now()
+    refund.save(update_fields=["status", "completed_at", "provider_reference", "requested_by"])
     payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
     payment.amount_refunded += refund.amount
     payment.save(update_fields=["amount_refunded", "updated_at"])
     order = payment.order
     whole = payment.amount_refunded >= payment.amount
     to_status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
-    # A cancelled order stays cancelled; a parcel on its way keeps its status until delivered.
-    if to_status in TRANSITIONS[order.status]:
+    # Only delivered goods make an order (partially) refunded: a cancelled order stays
+    # cancelled, and one still to ship or on its way keeps its status until delivered.
+    if can_transition(order, to_status):
         change_status(
             order=order,
             to_status=to_status,

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from shop.emails import EMAIL_TASK_OPTIONS
 
-from . import emails, selectors, services
+from . import books, emails, selectors, services
 from .models import Refund
 
 # A refund queued at commit gets this long to go through before the sweep sends it again.
@@ -69,3 +69,12 @@ def sweep_payment_emails():
     for kind, pk in unsent:
         send_payment_email.delay(kind, pk)
     return len(unsent)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def check_books():
+    """Nightly: check the books and email staff what disagrees, once a day; nothing when clean."""
+    disagreements = books.check_books()
+    if disagreements:
+        books.email_disagreements(disagreements=disagreements, day=timezone.localdate())
+    return len(disagreements)

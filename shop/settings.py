@@ -153,6 +153,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipping.tasks.replenish_stock",
         "schedule": crontab(hour=2, minute=0),
     },
+    "check-books": {"task": "payments.tasks.check_books", "schedule": crontab(hour=5, minute=0)},
 }
 
 # Email
@@ -249,6 +250,8 @@ SHOP_TAX_RATES = {
 SHOP_DEFAULT_TAX_RATE = Decimal(env("SHOP_DEFAULT_TAX_RATE", default="0.20"))
 # Card orders still awaiting payment after this long are cancelled and their stock released.
 ORDER_UNPAID_MINUTES = env.int("ORDER_UNPAID_MINUTES", default=30)
+# Bank transfer orders likewise after this many days, with a reminder email halfway.
+ORDER_BANK_TRANSFER_DAYS = env.int("ORDER_BANK_TRANSFER_DAYS", default=7)
 # Customer service: staff answer a new ticket within this many hours; a delivered order may be
 # returned for this many days; resolved tickets close after this many days without a reply.
 SUPPORT_FIRST_RESPONSE_HOURS = env.int("SUPPORT_FIRST_RESPONSE_HOURS", default=24)

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.sitemaps import SITEMAPS
 from catalog.views import robots_txt
+from payments.sales import sales_view
 
 from .health import healthz
 
@@ -32,6 +33,8 @@ urlpatterns = [
         name="sitemap_section",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The sales page reads orders, refunds and the ledger, so payments serves it inside admin.
+    path("admin/sales/", admin.site.admin_view(sales_view), name="sales"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),

@@ -65,8 +65,16 @@ class ReturnForm(forms.Form):
         label=_("Why are you returning these?"), widget=forms.Textarea(attrs={"rows": 4})
     )
 
-    def __init__(self, *args, lines=(), **kwargs):
+    pay_back_to = forms.CharField(
+        label=_("Account for the refund (IBAN and account holder)"),
+        max_length=255,
+        help_text=_("You paid by cash or bank transfer, so we transfer the refund to you."),
+    )
+
+    def __init__(self, *args, lines=(), by_hand=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not by_hand:
+            del self.fields["pay_back_to"]
         self.lines = list(lines)
         for line, left in self.lines:
             self.fields[f"line_{line.pk}"] = forms.IntegerField(

@@ -212,6 +212,8 @@ class ReturnRequest(models.Model):
         "payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     amount = models.DecimalField(_("refund amount"), **MONEY)
+    # For orders paid by hand: the account the shopper wants the refund transferred to.
+    pay_back_to = models.CharField(_("pay back to"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     received_at = models.DateTimeField(_("received"), null=True, blank=True)

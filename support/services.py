@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from orders.models import Order
+from orders.selectors import refund_for_units
 from payments.models import Payment
 from payments.services import PaymentError, request_refund, send_refund
 from shipping.services import return_stock
@@ -280,10 +281,15 @@ def close_resolved_tickets(*, now=None) -> int:
 # Returns
 
 
-def request_return(*, order, quantities, reason, user=None, language="en", now=None):
+def request_return(
+    *, order, quantities, reason, user=None, language="en", now=None, pay_back_to=""
+):
     """Ask to return some units of a delivered order's lines, opening a return ticket.
 
     `quantities` maps order line ids to the units to return; lines with 0 are left out.
+    The refund is what the shopper paid for those units, discounts included. An order paid
+    by hand (cash, bank transfer) is paid back by transfer, to the account in `pay_back_to`
+    (the return form asks for it; staff ask the shopper when it is missing).
     The caller has checked that this shopper may act on the order.
     """
     reason = str(reason or "").strip()
@@ -301,6 +307,7 @@ def request_return(*, order, quantities, reason, user=None, language="en", now=N
                 % {"number": order.number, "days": settings.RETURN_WINDOW_DAYS}
             )
         returnable = {line.pk: (line, left) for line, left in selectors.returnable_lines(order)}
+        returned = selectors.returned_units(order)
         wanted = {}
         for line_id, quantity in quantities.items():
             if not quantity:
@@ -339,7 +346,11 @@ def request_return(*, order, quantities, reason, user=None, language="en", now=N
             order=order,
             ticket=ticket,
             reason=reason,
-            amount=sum(line.unit_price * qty for line, qty in wanted.items()),
+            pay_back_to=str(pay_back_to or "").strip()[:255],
+            amount=sum(
+                refund_for_units(line, units=qty, returned_before=returned[line.pk])
+                for line, qty in wanted.items()
+            ),
         )
         ReturnLine.objects.bulk_create(
             ReturnLine(return_request=return_request, order_line=line, quantity=qty)
@@ -419,6 +430,7 @@ def receive_return(*, return_request, warehouse, user) -> ReturnRequest:
                 reason=note,
                 user=user,
                 idempotency_key=f"return-{locked.pk}",
+                pay_back_to=locked.pay_back_to,
             )
         except PaymentError as error:
             raise SupportError(str(error)) from error
@@ -429,12 +441,12 @@ def receive_return(*, return_request, warehouse, user) -> ReturnRequest:
         )
         locked.received_at = timezone.now()
         locked.save(update_fields=["status", "warehouse", "refund", "received_at"])
-        _record_step(
-            locked.ticket,
-            _("Items received; %(amount)s %(currency)s refunded.")
-            % {"amount": locked.amount, "currency": payment.currency},
-            user,
-        )
+        amount = {"amount": locked.amount, "currency": payment.currency}
+        if refund.is_manual:
+            step = _("Items received; %(amount)s %(currency)s to pay back by transfer.") % amount
+        else:
+            step = _("Items received; %(amount)s %(currency)s refunded to the card.") % amount
+        _record_step(locked.ticket, step, user)
     # The refund stays recorded when Stripe fails: payments retries it or shows staff why.
     with contextlib.suppress(PaymentError):
         send_refund(refund=refund)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from orders.models import Order
 from orders.selectors import order_for_viewer
+from payments.gateways import paid_by_hand
 
 from . import selectors, services
 from .forms import ReceiveReturnForm, ReplyForm, ReturnForm, StaffReplyForm, TicketForm
@@ -132,7 +133,11 @@ def ticket_detail(request, number):
 def return_new(request, number):
     key = request.GET.get("key") or request.POST.get("key", "")
     order = order_for_viewer(number=number, user=request.user, key=key)
-    form = ReturnForm(request.POST or None, lines=selectors.returnable_lines(order))
+    form = ReturnForm(
+        request.POST or None,
+        lines=selectors.returnable_lines(order),
+        by_hand=paid_by_hand(order.payment_method),
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -141,6 +146,7 @@ def return_new(request, number):
                     order=order,
                     quantities=form.quantities(),
                     reason=form.cleaned_data["reason"],
+                    pay_back_to=form.cleaned_data.get("pay_back_to", ""),
                     user=request.user,
                     language=get_language(),
                 )

@@ -7,9 +7,19 @@ from django.urls import reverse
 
 from orders import services
 from orders.models import Order, OrderEvent
+from payments.services import open_payment
+from shipping.models import StockLevel
 from tests.accounts.factories import StaffFactory
+from tests.shipping.factories import ShippingMethodFactory
 
-from .factories import OrderFactory, OrderLineFactory, VoucherFactory
+from .factories import (
+    CartLineFactory,
+    OrderFactory,
+    OrderLineFactory,
+    VoucherFactory,
+    place,
+    stocked_variant,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -126,13 +136,22 @@ def test_order_managers_see_the_actions(order_manager):
     response = order_manager.get(CHANGELIST)
 
     choices = [value for value, _label in response.context["action_form"].fields["action"].choices]
-    assert choices[1:] == [
-        "mark_paid",
-        "mark_shipped",
-        "mark_delivered",
-        "mark_completed",
-        "cancel",
-    ]
+    assert choices[1:] == ["mark_paid", "complete", "cancel"]
+
+
+def test_packing_and_delivering_are_offered_to_whoever_may_make_shipments(client):
+    warehouse = staff_with("view_order")
+    warehouse.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="shipping", codename__in=["add_shipment", "change_shipment"]
+        )
+    )
+    client.force_login(warehouse)
+
+    response = client.get(CHANGELIST)
+
+    choices = [value for value, _label in response.context["action_form"].fields["action"].choices]
+    assert choices[1:] == ["ship", "deliver"]
 
 
 def test_marking_a_bank_transfer_paid_moves_it_and_records_who(order_manager):
@@ -147,17 +166,17 @@ def test_marking_a_bank_transfer_paid_moves_it_and_records_who(order_manager):
     assert ("success", "1 order marked paid.") in messages_of(response)
 
 
-def test_an_invalid_transition_is_refused_with_a_message_and_changes_nothing(order_manager):
+def test_an_action_the_status_does_not_allow_is_refused_with_a_message(order_manager):
     order = OrderFactory(status=S.PENDING_PAYMENT)
 
-    response = run_action(order_manager, "mark_delivered", order)
+    response = run_action(order_manager, "complete", order)
 
     assert response.status_code == 200
     assert messages_of(response) == [
         (
             "error",
-            f"Order {order.number} was not changed: it cannot go from “Awaiting payment” "
-            "to “Delivered”.",
+            f"Order {order.number} was not changed: “Mark completed” is not possible for an "
+            "order that is “Awaiting payment”.",
         )
     ]
     order.refresh_from_db()
@@ -170,15 +189,15 @@ def test_each_refused_order_gets_its_message_and_the_others_still_move(order_man
     cancelled = OrderFactory(status=S.CANCELLED)
     completed = OrderFactory(status=S.COMPLETED)
 
-    response = run_action(order_manager, "mark_shipped", paid, cancelled, completed)
+    response = run_action(order_manager, "cancel", paid, cancelled, completed)
 
     errors = [text for level, text in messages_of(response) if level == "error"]
     assert len(errors) == 2
     assert cancelled.number in errors[0]
     assert completed.number in errors[1]
-    assert ("success", "1 order marked shipped.") in messages_of(response)
-    assert Order.objects.get(pk=paid.pk).status == S.SHIPPED
-    assert Order.objects.get(pk=cancelled.pk).status == S.CANCELLED
+    assert ("success", "1 order cancelled.") in messages_of(response)
+    assert Order.objects.get(pk=paid.pk).status == S.CANCELLED
+    assert Order.objects.get(pk=completed.pk).status == S.COMPLETED
 
 
 @pytest.mark.parametrize(
@@ -186,22 +205,57 @@ def test_each_refused_order_gets_its_message_and_the_others_still_move(order_man
     [
         (status, action)
         for status in S.values
-        for action, to_status in [
-            ("mark_shipped", S.SHIPPED),
-            ("mark_delivered", S.DELIVERED),
-            ("mark_completed", S.COMPLETED),
-            ("cancel", S.CANCELLED),
-        ]
-        if to_status not in services.TRANSITIONS.get(status, set())
+        for action in ("ship", "deliver", "complete", "cancel")
+        if action not in services.STAFF_ACTIONS[status]
     ],
 )
-def test_every_transition_the_state_machine_forbids_is_refused(order_manager, status, action):
+def test_every_action_the_staff_table_forbids_is_refused(admin_client, status, action):
     order = OrderFactory(status=status)
 
-    response = run_action(order_manager, action, order)
+    response = run_action(admin_client, action, order)
 
     assert [level for level, _text in messages_of(response)] == ["error"]
     assert Order.objects.get(pk=order.pk).status == status
+    assert not order.shipments.exists()
+
+
+def test_the_order_page_offers_only_what_its_status_allows(admin_client):
+    order = OrderFactory(status=S.PAID)
+
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).text
+
+    assert "Pack and ship what is left" in page
+    assert "Cancel (releases the stock)" in page
+    assert "Mark completed" not in page
+    assert "Mark the parcels delivered" not in page
+
+
+def test_shipping_and_delivering_from_the_order_admin_goes_through_shipments(admin_client):
+    variant = stocked_variant(units=5)
+    order = place(
+        CartLineFactory(variant=variant, quantity=2).cart,
+        shipping_method=ShippingMethodFactory(),
+    )
+    open_payment(order=order)  # order_placed is sent on commit, which tests don't reach
+    level = StockLevel.objects.get(variant=variant)
+    assert (level.on_hand, level.reserved) == (5, 2)
+
+    run_action(admin_client, "ship", order)
+
+    order.refresh_from_db()
+    shipment = order.shipments.get()
+    assert (order.status, shipment.status) == (S.SHIPPED, "shipped")
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (3, 0)
+    assert level.movements.filter(kind="shipment", order=order).get().on_hand_change == -2
+    assert order.lines.get().quantity_shipped == 2
+
+    run_action(admin_client, "deliver", order)
+
+    order.refresh_from_db()
+    shipment.refresh_from_db()
+    assert (order.status, shipment.status) == (S.DELIVERED, "delivered")
+    assert order.payments.get().status == "succeeded", "cash is collected on delivery"
 
 
 @pytest.mark.parametrize(

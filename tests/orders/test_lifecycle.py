@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order, OrderEvent, Voucher
-from orders.services import TRANSITIONS, InvalidTransition
+from orders.services import FULFILMENT_STATUSES, TRANSITIONS, InvalidTransition
 from orders.signals import order_cancelled
 from shipping.models import StockLevel
 from tests.accounts.factories import StaffFactory, UserFactory
@@ -22,6 +22,9 @@ pytestmark = pytest.mark.django_db
 
 Status = Order.Status
 ALLOWED = [(source, target) for source, targets in TRANSITIONS.items() for target in targets]
+# Moves only the order's shipments make (follow_shipments); change_status refuses them.
+FOLLOWED = [(source, target) for source, target in ALLOWED if target in FULFILMENT_STATUSES]
+ASKED = [(source, target) for source, target in ALLOWED if target not in FULFILMENT_STATUSES]
 REFUSED = [
     (source, target)
     for source in Status.values
@@ -53,7 +56,7 @@ def test_every_status_has_a_row_in_the_transition_table():
     assert len(REFUSED) + len(ALLOWED) == len(Status.values) ** 2
 
 
-@pytest.mark.parametrize(("source", "target"), ALLOWED)
+@pytest.mark.parametrize(("source", "target"), ASKED)
 def test_allowed_transitions_move_the_order_and_record_who_did_it(source, target):
     order = OrderFactory(status=source)
     staff = StaffFactory()
@@ -69,6 +72,35 @@ def test_allowed_transitions_move_the_order_and_record_who_did_it(source, target
         staff,
         "checked",
     )
+
+
+@pytest.mark.parametrize(("source", "target"), FOLLOWED)
+def test_shipping_and_delivery_are_refused_without_shipments(source, target):
+    order = OrderFactory(status=source)
+
+    with pytest.raises(InvalidTransition, match="only through its shipments"):
+        services.change_status(order=order, to_status=target)
+
+    order.refresh_from_db()
+    assert order.status == source
+    assert not order.events.exists()
+
+
+@pytest.mark.parametrize(
+    ("facts", "status"),
+    [
+        ({"any_left": True, "all_shipped": False, "all_delivered": False}, Status.PARTIALLY_SHIPPED),
+        ({"any_left": True, "all_shipped": True, "all_delivered": False}, Status.SHIPPED),
+        ({"any_left": True, "all_shipped": True, "all_delivered": True}, Status.DELIVERED),
+    ],
+)
+def test_a_paid_order_follows_what_its_shipments_say(facts, status):
+    order = OrderFactory(status=Status.PAID)
+
+    services.follow_shipments(order_id=order.pk, **facts)
+
+    order.refresh_from_db()
+    assert order.status == status
 
 
 def test_every_transition_not_in_the_table_is_refused():

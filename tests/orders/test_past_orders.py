@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from orders import services
 from orders.models import Order
+from shipping.services import ship_what_is_left
 from tests.shipping.factories import ShippingMethodFactory
 
 from .factories import CartLineFactory, place, stocked_variant
@@ -21,7 +22,7 @@ Status = Order.Status
 def order():
     variant = stocked_variant(units=5)
     order = place(CartLineFactory(variant=variant).cart, shipping_method=ShippingMethodFactory())
-    services.change_status(order=order, to_status=Status.SHIPPED)
+    ship_what_is_left(order=order)
     return order
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import factory
 import stripe
+from django.utils import timezone
 
 from orders.models import Order
 from payments.models import Payment, Refund
@@ -47,7 +48,11 @@ class RefundFactory(factory.django.DjangoModelFactory):
 
     payment = factory.SubFactory(PaymentFactory, status=Payment.Status.SUCCEEDED)
     amount = Decimal("5.00")
+    status = Refund.Status.PENDING
     idempotency_key = factory.LazyFunction(lambda: uuid.uuid4().hex)
+    completed_at = factory.LazyAttribute(
+        lambda refund: timezone.now() if refund.status == Refund.Status.SUCCEEDED else None
+    )
 
 
 def pay_intent(intent_id, card=CARD_OK):

@@ -1,15 +1,18 @@
 """Payments opened at checkout; bank transfers and cash confirmed by staff; the payments admin."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from orders.models import Order
-from orders.services import InvalidTransition, change_status
+from orders.services import InvalidTransition, cancel_unpaid_orders
 from payments import services
 from payments.models import Payment, WebhookEvent
 from tests.accounts.factories import StaffFactory
@@ -128,22 +131,6 @@ def test_the_order_admin_mark_paid_marks_the_transfer_received(client):
     assert (payment.status, payment.provider_reference) == (Payment.Status.SUCCEEDED, order.number)
 
 
-def test_a_transfer_for_a_cancelled_order_is_not_accepted(
-    admin_client, django_capture_on_commit_callbacks
-):
-    order = CardOrderFactory(payment_method=M.BANK_TRANSFER)
-    payment = PaymentFactory(order=order)
-    with django_capture_on_commit_callbacks(execute=True):
-        change_status(order=order, to_status=S.CANCELLED)
-
-    response = run_action(admin_client, PAYMENTS, "mark_transfer_received", payment)
-
-    payment.refresh_from_db()
-    assert [level for level, _text in messages_of(response)] == ["error"]
-    assert payment.status == Payment.Status.CANCELLED
-    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
-
-
 def test_a_transfer_is_marked_received_once():
     order = CardOrderFactory(payment_method=M.BANK_TRANSFER)
     payment = PaymentFactory(order=order)
@@ -195,6 +182,110 @@ def test_an_order_paid_already_cannot_be_paid_by_transfer_again():
         services.mark_order_transfer_received(order=order, user=StaffFactory())
 
     assert not order.payments.exists()
+
+
+# Money arriving after the order expired
+
+
+@pytest.fixture
+def expired_order(django_capture_on_commit_callbacks, settings):
+    """A bank transfer order (44.88) placed days ago and cancelled unpaid since."""
+    placed_at = timezone.now() - timedelta(days=settings.ORDER_BANK_TRANSFER_DAYS, hours=1)
+    with (
+        time_machine.travel(placed_at, tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = placed(M.BANK_TRANSFER)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cancel_unpaid_orders() == [order]
+    mail.outbox.clear()
+    return order
+
+
+def test_a_transfer_arriving_after_expiry_is_recorded_and_refunded_in_full(
+    expired_order, django_capture_on_commit_callbacks
+):
+    order = expired_order
+    assert order.payments.get().status == Payment.Status.CANCELLED
+    staff = StaffFactory()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_order_transfer_received(order=order, user=staff)
+
+    payment = order.payments.get()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert payment.paid_at is not None
+    assert "arrived after the order was cancelled" in payment.flagged_reason
+    refund = payment.refunds.get()
+    assert refund.amount == payment.amount == order.total == Decimal("44.88")
+    assert refund.reason == "The order was cancelled before the payment arrived."
+    assert refund.is_manual
+    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
+    assert not [m for m in mail.outbox if "Payment received" in m.subject]
+
+
+def test_a_late_transfer_marked_received_again_changes_nothing(expired_order):
+    order = expired_order
+    staff = StaffFactory()
+    services.mark_order_transfer_received(order=order, user=staff)
+    paid_at = order.payments.get().paid_at
+
+    with pytest.raises(services.PaymentError, match="already marked received"):
+        services.mark_order_transfer_received(order=order, user=staff)
+    with pytest.raises(services.PaymentError, match="already marked received"):
+        services.mark_transfer_received(payment=order.payments.get(), user=staff)
+
+    payment = order.payments.get()
+    assert (payment.status, payment.paid_at) == (Payment.Status.SUCCEEDED, paid_at)
+    assert payment.refunds.count() == 1
+    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
+
+
+def test_staff_record_a_late_transfer_from_the_payments_admin(client, expired_order):
+    order = expired_order
+    payment = order.payments.get()
+    client.force_login(staff_with("view_payment", "change_payment"))
+
+    first = run_action(client, PAYMENTS, "mark_transfer_received", payment)
+    again = run_action(client, PAYMENTS, "mark_transfer_received", payment)
+
+    payment.refresh_from_db()
+    assert first.status_code == again.status_code == 200
+    assert ("success", "1 transfer marked received.") in messages_of(first)
+    assert [level for level, _text in messages_of(again)] == ["error"]
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert payment.refunds.get().amount == Decimal("44.88")
+    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
+
+
+def test_the_order_admin_mark_paid_on_an_expired_order_warns_that_it_stays_cancelled(
+    client, expired_order
+):
+    order = expired_order
+    client.force_login(staff_with("view_order", "change_order", app="orders"))
+
+    response = run_action(client, ORDERS, "mark_paid", order)
+
+    assert response.status_code == 200
+    assert messages_of(response) == [
+        (
+            "warning",
+            f"Order {order.number} was cancelled before the transfer arrived: it stays "
+            "cancelled, the transfer is recorded and all of it is to be paid back.",
+        )
+    ]
+    assert order.payments.get().refunds.get().amount == Decimal("44.88")
+    assert Order.objects.get(pk=order.pk).status == S.CANCELLED
+
+
+def test_a_late_transfer_for_a_cancelled_order_without_a_payment_gets_one_and_is_refunded():
+    order = CardOrderFactory(payment_method=M.BANK_TRANSFER, status=S.CANCELLED)
+
+    services.mark_order_transfer_received(order=order, user=StaffFactory())
+
+    payment = order.payments.get()
+    assert (payment.status, payment.provider_reference) == (Payment.Status.SUCCEEDED, order.number)
+    assert payment.refunds.get().amount == Decimal("42.50")
 
 
 # What staff see

@@ -14,9 +14,13 @@ from django.urls import reverse
 from orders.models import Order
 from orders.services import cancel_order
 from payments import services
-from payments.models import Payment, Refund
+from payments.models import Payment, Refund, RefundToPayBack
 from payments.tasks import send_pending_refunds
+from shipping.models import StockLevel
+from shipping.services import ship_what_is_left
 from tests.accounts.factories import StaffFactory
+from tests.orders.factories import CartLineFactory, place, stocked_variant
+from tests.shipping.factories import ShippingMethodFactory
 
 from .conftest import SECRET_KEY
 from .factories import CardOrderFactory, PaymentFactory, intent_dict, pay_intent
@@ -50,13 +54,55 @@ def test_a_partial_then_a_full_refund_through_stripe(stripe_settings):
     rest = services.refund_payment(payment=payment, amount=Decimal("32.50"))
 
     payment.refresh_from_db()
-    assert after_partial == S.PARTIALLY_REFUNDED
-    assert status_of(payment.order) == S.REFUNDED
+    assert after_partial == S.PAID, "a partial refund leaves the order to be shipped"
+    assert status_of(payment.order) == S.CANCELLED, "all of it back before shipping cancels"
     assert (partial.status, rest.status) == (Refund.Status.SUCCEEDED, Refund.Status.SUCCEEDED)
+    assert rest.amount == Decimal("32.50")
     assert not partial.is_manual
     assert partial.provider_reference.startswith("re_")
     assert payment.amount_refunded == Decimal("42.50")
     assert sorted(refund.amount for refund in stripe_refunds(payment)) == [1000, 3250]
+
+
+def test_refunding_an_unshipped_order_in_full_cancels_it_and_releases_its_stock(admin_client):
+    variant = stocked_variant(units=5)
+    order = place(
+        CartLineFactory(variant=variant, quantity=2).cart,
+        shipping_method=ShippingMethodFactory(),
+        payment_method=Order.PaymentMethod.BANK_TRANSFER,
+    )
+    payment = services.open_payment(order=order)
+    services.mark_transfer_received(payment=payment, user=None)
+    staff = StaffFactory()
+
+    refund = services.refund_payment(payment=payment, amount=order.total, user=staff)
+
+    order.refresh_from_db()
+    level = StockLevel.objects.get(variant=variant)
+    assert order.status == S.CANCELLED
+    assert (level.on_hand, level.reserved) == (5, 0)
+    assert level.movements.filter(kind="release", order=order).exists()
+    assert (refund.amount, refund.status, refund.is_manual) == (order.total, "pending", True)
+    assert Refund.objects.get(pk=refund.pk).requested_by == staff
+
+
+def test_parcels_on_their_way_are_refunded_only_in_part(admin_client):
+    variant = stocked_variant(units=5)
+    order = place(
+        CartLineFactory(variant=variant, quantity=2).cart,
+        shipping_method=ShippingMethodFactory(),
+        payment_method=Order.PaymentMethod.BANK_TRANSFER,
+    )
+    payment = services.open_payment(order=order)
+    services.mark_transfer_received(payment=payment, user=None)
+    ship_what_is_left(order=order)
+
+    with pytest.raises(services.PaymentError, match="parcels on their way"):
+        services.refund_payment(payment=payment, amount=order.total)
+    part = services.refund_payment(payment=payment, amount="1.00")
+
+    assert status_of(order) == S.SHIPPED
+    assert part.amount == Decimal("1.00")
 
 
 def test_more_than_is_left_to_refund_is_refused_and_nothing_goes_to_stripe(stripe_settings):
@@ -68,7 +114,7 @@ def test_more_than_is_left_to_refund_is_refused_and_nothing_goes_to_stripe(strip
 
     assert payment.refunds.count() == 1
     assert len(stripe_refunds(payment)) == 1
-    assert status_of(payment.order) == S.PARTIALLY_REFUNDED
+    assert status_of(payment.order) == S.PAID
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "abc", "NaN", "Infinity", None])
@@ -82,7 +128,7 @@ def test_a_refund_must_be_a_positive_amount(amount):
 
 
 def test_a_payment_that_did_not_go_through_cannot_be_refunded():
-    payment = PaymentFactory(status=Payment.Status.FAILED)
+    payment = PaymentFactory(status=Payment.Status.FAILED, order__status=S.PAID)
 
     with pytest.raises(services.PaymentError, match="Only a received payment"):
         services.refund_payment(payment=payment, amount="1.00")
@@ -103,7 +149,9 @@ def test_the_same_refund_request_twice_refunds_once(stripe_settings):
 def test_a_refund_stripe_refuses_is_marked_failed_and_the_money_stays_refundable(
     stripe_settings,
 ):
-    payment = PaymentFactory(status=Payment.Status.SUCCEEDED, provider_reference="pi_unknown")
+    payment = PaymentFactory(
+        status=Payment.Status.SUCCEEDED, provider_reference="pi_unknown", order__status=S.PAID
+    )
 
     with pytest.raises(services.PaymentError, match="Stripe refused the refund"):
         services.refund_payment(payment=payment, amount="5.00")
@@ -140,17 +188,51 @@ def test_a_refund_stripe_did_not_answer_stays_pending_and_the_sweep_sends_it(
 @pytest.mark.parametrize(
     "method", [Order.PaymentMethod.BANK_TRANSFER, Order.PaymentMethod.CASH_ON_DELIVERY]
 )
-def test_cash_and_transfer_refunds_are_recorded_as_paid_back_by_hand(method):
-    order = CardOrderFactory(payment_method=method, status=S.PAID)
+def test_cash_and_transfer_refunds_wait_to_be_paid_back_by_hand(
+    method, django_capture_on_commit_callbacks
+):
+    order = CardOrderFactory(payment_method=method, status=S.DELIVERED)
     payment = PaymentFactory(order=order, status=Payment.Status.SUCCEEDED)
     staff = StaffFactory()
+    mail.outbox.clear()
 
-    refund = services.refund_payment(payment=payment, amount=payment.amount, user=staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = services.refund_payment(
+            payment=payment, amount=payment.amount, user=staff, pay_back_to="NL91ABNA0417164300"
+        )
+    told_first = mail.outbox[-1]
+    owed = list(RefundToPayBack.objects.all())
+    assert (refund.is_manual, refund.status, refund.requested_by) == (True, "pending", staff)
+    assert status_of(order) == S.DELIVERED, "nothing went back yet"
+    assert owed == [refund]
+    assert "We will pay you back 42.50 EUR" in told_first.body
+    assert "NL91ABNA0417164300" in told_first.body
 
-    assert refund.is_manual
-    assert refund.status == Refund.Status.SUCCEEDED
-    assert refund.requested_by == staff
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_refund_paid_back(refund=refund, user=staff)
+
+    refund.refresh_from_db()
+    payment.refresh_from_db()
+    assert (refund.status, payment.amount_refunded) == ("succeeded", payment.amount)
+    assert refund.completed_at is not None
     assert status_of(order) == S.REFUNDED
+    assert not RefundToPayBack.objects.exists()
+    assert "We refunded 42.50 EUR" in mail.outbox[-1].body
+
+
+def test_staff_see_the_refunds_they_owe_with_where_to_pay_them(admin_client):
+    order = CardOrderFactory(
+        payment_method=Order.PaymentMethod.BANK_TRANSFER, status=S.DELIVERED, full_name="Mei Chen"
+    )
+    payment = PaymentFactory(order=order, status=Payment.Status.SUCCEEDED)
+    services.refund_payment(payment=payment, amount="12.00", pay_back_to="DE89370400440532013000")
+    services.refund_payment(payment=payment, amount="3.00")
+
+    page = admin_client.get(reverse("admin:payments_refundtopayback_changelist")).text
+
+    assert "DE89370400440532013000" in page
+    assert "Not given yet: ask the customer" in page
+    assert "12.00 EUR" in page and "Mei Chen" in page
 
 
 def test_the_shopper_is_told_about_a_refund_once(

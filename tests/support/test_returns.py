@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from orders.models import Order
 from payments.models import Payment, Refund
+from payments.services import mark_refund_paid_back
 from shipping.models import StockLevel, StockMovement
 from support import services
 from support.models import Message, ReturnRequest
@@ -26,7 +27,7 @@ def test_a_return_is_approved_received_restocked_and_refunded(client):
 
     response = client.post(
         reverse("support:return_new", args=[order.number]),
-        {f"line_{line.pk}": 2, "reason": "Too big"},
+        {f"line_{line.pk}": 2, "reason": "Too big", "pay_back_to": "NL91 ABNA 0417 1643 00"},
     )
 
     return_request = ReturnRequest.objects.get()
@@ -55,16 +56,29 @@ def test_a_return_is_approved_received_restocked_and_refunded(client):
         order,
         staff,
     )
+    refund = Refund.objects.get()
+    assert (refund.amount, refund.is_manual, refund.status, refund.pay_back_to) == (
+        Decimal("40.00"),
+        True,
+        "pending",
+        "NL91 ABNA 0417 1643 00",
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED, "nothing is paid back until staff pay it"
+
+    mark_refund_paid_back(refund=refund, user=staff)
     payment = Payment.objects.get(order=order)
     assert payment.amount_refunded == Decimal("40.00")
-    refund = Refund.objects.get()
-    assert (refund.amount, refund.is_manual, refund.status) == (Decimal("40.00"), True, "succeeded")
     order.refresh_from_db()
     assert order.status == Order.Status.PARTIALLY_REFUNDED
 
     client.force_login(shopper)
     steps = client.get(ticket.get_absolute_url()).text
-    for step in ("Return requested.", "Return approved", "Items received; 40.00 EUR refunded."):
+    for step in (
+        "Return requested.",
+        "Return approved",
+        "Items received; 40.00 EUR to pay back by transfer.",
+    ):
         assert step in steps
     assert "Return " + ticket.number in client.get(order.get_absolute_url()).text
 
@@ -90,7 +104,8 @@ def test_returns_are_refused_after_the_return_window(client):
     client.force_login(shopper)
 
     response = client.post(
-        reverse("support:return_new", args=[order.number]), {f"line_{line.pk}": 1, "reason": "Late"}
+        reverse("support:return_new", args=[order.number]),
+        {f"line_{line.pk}": 1, "reason": "Late", "pay_back_to": "DE89 3704 0044 0532 0130 00"},
     )
 
     assert response.status_code == 400

@@ -7,11 +7,15 @@ ledger itself can only be read.
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
@@ -483,8 +487,8 @@ class SupplierAdmin(admin.ModelAdmin):
 
 class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
-    fields = ["variant", "quantity", "reorder_point"]
-    readonly_fields = ["reorder_point"]
+    fields = ["variant", "quantity", "quantity_received", "reorder_point"]
+    readonly_fields = ["quantity_received", "reorder_point"]
     raw_id_fields = ["variant"]
     extra = 0
 
@@ -501,13 +505,85 @@ class PurchaseOrderLineInline(admin.TabularInline):
         return self._editable(obj) and super().has_delete_permission(request, obj)
 
 
+class ReceiveForm(forms.Form):
+    """Units that arrived per line, at most what is still on order.
+
+    Each line also carries, hidden, the units received when the form was shown, so a form
+    sent twice is refused by the service instead of booking the delivery twice.
+    """
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lines = [line for line in lines if line.outstanding]
+        for line in lines:
+            self.fields[f"seen_{line.pk}"] = forms.IntegerField(
+                initial=line.quantity_received, widget=forms.HiddenInput
+            )
+        for line in self.lines:
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                label=line.variant.sku,
+                min_value=0,
+                max_value=line.outstanding,
+                initial=line.outstanding,
+            )
+
+    def rows(self):
+        return [(line, self[f"line_{line.pk}"]) for line in self.lines]
+
+    def quantities(self):
+        return {line.pk: self.cleaned_data[f"line_{line.pk}"] for line in self.lines}
+
+    def received_so_far(self):
+        return {
+            int(name.removeprefix("seen_")): value
+            for name, value in self.cleaned_data.items()
+            if name.startswith("seen_")
+        }
+
+
+class PurchaseOrderForm(forms.ModelForm):
+    class Meta:
+        model = PurchaseOrder
+        fields = ["supplier", "warehouse"]
+
+    def clean(self):
+        """One draft per supplier and warehouse (the database insists): point to it instead."""
+        cleaned = super().clean()
+        if self.instance.status != PurchaseOrder.Status.DRAFT:
+            return cleaned
+        existing = (
+            PurchaseOrder.objects.filter(
+                status=PurchaseOrder.Status.DRAFT,
+                supplier=cleaned.get("supplier"),
+                warehouse=cleaned.get("warehouse"),
+            )
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
+        if existing is not None:
+            raise forms.ValidationError(
+                gettext("%(po)s is already the draft for this supplier and warehouse: add to it.")
+                % {"po": existing}
+            )
+        return cleaned
+
+
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "supplier", "warehouse", "status", "created_at", "sent_at"]
+    form = PurchaseOrderForm
+    list_display = [
+        "__str__",
+        "supplier",
+        "warehouse",
+        "status",
+        "created_at",
+        "sent_at",
+        "receive_link",
+    ]
     list_filter = ["status", "supplier", "warehouse"]
     list_select_related = ["supplier", "warehouse"]
     inlines = [PurchaseOrderLineInline]
-    readonly_fields = ["status", "created_at", "sent_at", "received_at"]
+    readonly_fields = ["status", "created_at", "sent_at", "received_at", "receive_link"]
     actions = ["send", "receive"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -515,20 +591,84 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
             return [*self.readonly_fields, "supplier", "warehouse"]
         return self.readonly_fields
 
+    def has_receive_permission(self, request):
+        """Receiving books stock: the warehouse's work, not only the purchase order's."""
+        return request.user.has_perms(
+            ["shipping.change_purchaseorder", "shipping.change_stocklevel"]
+        )
+
+    @admin.display(description=_("delivery"))
+    def receive_link(self, purchase_order):
+        if purchase_order.status not in services.RECEIVABLE_PURCHASE_ORDERS:
+            return "—"
+        url = reverse("admin:shipping_purchaseorder_receive", args=[purchase_order.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Receive a delivery"))
+
+    def get_urls(self):
+        receive = path(
+            "<int:purchase_order_id>/receive/",
+            self.admin_site.admin_view(self.receive_view),
+            name="shipping_purchaseorder_receive",
+        )
+        return [receive, *super().get_urls()]
+
+    def receive_view(self, request, purchase_order_id):
+        """Book what arrived, line by line; what did not arrive stays on order."""
+        if not self.has_receive_permission(request):
+            raise PermissionDenied
+        purchase_order = get_object_or_404(
+            PurchaseOrder.objects.select_related("supplier", "warehouse"), pk=purchase_order_id
+        )
+        lines = list(purchase_order.lines.select_related("variant__product").order_by("pk"))
+        posted = request.method == "POST"
+        form = ReceiveForm(request.POST if posted else None, lines=lines)
+        if posted and form.is_valid():
+            try:
+                services.receive_purchase_order(
+                    purchase_order=purchase_order,
+                    quantities=form.quantities(),
+                    received_so_far=form.received_so_far(),
+                    user=request.user,
+                )
+            except (services.PurchaseOrderError, services.StockError) as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return redirect("admin:shipping_purchaseorder_receive", purchase_order.pk)
+            purchase_order.refresh_from_db()
+            self.message_user(
+                request,
+                gettext("The delivery was booked into stock; %(po)s is “%(status)s”.")
+                % {"po": purchase_order, "status": purchase_order.get_status_display()},
+                messages.SUCCESS,
+            )
+            return redirect("admin:shipping_purchaseorder_change", purchase_order.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Receive a delivery for %(po)s") % {"po": purchase_order},
+            "purchase_order": purchase_order,
+            "receivable": purchase_order.status in services.RECEIVABLE_PURCHASE_ORDERS,
+            "lines": lines,
+            "form": form,
+        }
+        status = 400 if form.errors else 200
+        return TemplateResponse(
+            request, "admin/shipping/purchaseorder/receive.html", context, status=status
+        )
+
     def _run(self, request, queryset, service, done):
         for purchase_order in queryset.order_by("pk"):
             try:
                 service(purchase_order=purchase_order)
-            except services.PurchaseOrderError as error:
+            except (services.PurchaseOrderError, services.StockError) as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
                 self.message_user(request, done % {"po": purchase_order}, messages.SUCCESS)
 
-    @admin.action(description=_("Send to the supplier"))
+    @admin.action(permissions=["change"], description=_("Send to the supplier"))
     def send(self, request, queryset):
         self._run(request, queryset, services.send_purchase_order, _("%(po)s was sent."))
 
-    @admin.action(description=_("Receive into stock"))
+    @admin.action(permissions=["receive"], description=_("Receive everything still on order"))
     def receive(self, request, queryset):
         def receive(*, purchase_order):
             return services.receive_purchase_order(purchase_order=purchase_order, user=request.user)

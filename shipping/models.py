@@ -320,9 +320,12 @@ class Supplier(models.Model):
 
 
 class PurchaseOrder(models.Model):
+    """Units asked of a supplier for one warehouse; they may arrive in several deliveries."""
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SENT = "sent", _("Sent to supplier")
+        PARTIALLY_RECEIVED = "partially_received", _("Partly received")
         RECEIVED = "received", _("Received")
 
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="orders")
@@ -334,12 +337,21 @@ class PurchaseOrder(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # When the last units arrived and the order was closed.
     received_at = models.DateTimeField(_("received"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("purchase order")
         verbose_name_plural = _("purchase orders")
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            # Replenishment collects a supplier's lines for a warehouse on one draft.
+            models.UniqueConstraint(
+                fields=["supplier", "warehouse"],
+                condition=Q(status="draft"),
+                name="one_draft_per_supplier_and_warehouse",
+            )
+        ]
 
     def __str__(self):
         return f"PO-{self.pk:05d}" if self.pk else "PO"
@@ -351,6 +363,8 @@ class PurchaseOrderLine(models.Model):
     )
     variant = models.ForeignKey("catalog.Variant", on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(_("quantity"))
+    # Units booked into stock so far; only the rest is still on order.
+    quantity_received = models.PositiveIntegerField(_("received"), default=0)
     reorder_point = models.PositiveIntegerField(_("reorder point"), default=0)
 
     class Meta:
@@ -361,7 +375,16 @@ class PurchaseOrderLine(models.Model):
                 fields=["purchase_order", "variant"], name="one_po_line_per_variant"
             ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="po_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_received__lte=F("quantity")),
+                name="po_received_within_quantity",
+            ),
         ]
 
     def __str__(self):
         return f"{self.quantity} × {self.variant_id}"
+
+    @property
+    def outstanding(self):
+        """Units ordered that have not arrived yet."""
+        return self.quantity - self.quantity_received

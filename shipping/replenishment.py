@@ -9,7 +9,7 @@ import random
 from dataclasses import dataclass
 from statistics import NormalDist, pstdev
 
-# Demand is read from this many days of history.
+# Demand is read from this many days of history, today included.
 DEMAND_WINDOW_DAYS = 28
 # The share of replenishment cycles that should end without a stockout.
 SERVICE_LEVEL = 0.95

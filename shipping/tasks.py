@@ -25,5 +25,8 @@ def poll_carriers():
 
 @shared_task(acks_late=True)
 def replenish_stock():
-    """Nightly: add what the policy says to reorder to draft purchase orders."""
-    return len(services.replenish_stock())
+    """Nightly: add what the policy says to reorder to draft purchase orders.
+
+    Returns how many lines were ordered; a second run orders nothing twice.
+    """
+    return sum(plan.ordered for plan in services.replenish_stock())

@@ -137,6 +137,27 @@ def test_signed_in_shopper_checks_out_with_a_saved_address(client, variant, meth
     assert order.number in client.get(reverse("orders:order_list")).content.decode()
 
 
+def test_a_signed_in_shopper_can_choose_a_new_address_instead_of_a_saved_one(
+    client, variant, method
+):
+    user = UserFactory()
+    AddressFactory(user=user, city="Hamburg", postal_code="20095", country="DE")
+    client.force_login(user)
+    fill_cart(client, variant, 1)
+
+    form = client.get(reverse("orders:checkout")).context["form"]
+    assert [str(label) for _value, label in form.fields["saved_address"].choices][0] == (
+        "A new address"
+    )
+    details = guest_details(method, saved_address="", city="Lyon", postal_code="69001")
+    details["country"] = "FR"
+    response = client.post(reverse("orders:checkout"), details)
+    assert response.status_code == 302
+    client.post(reverse("orders:checkout_review"), {"checkout_token": review(client)})
+
+    assert (Order.objects.get().city, Order.objects.get().postal_code) == ("Lyon", "69001")
+
+
 def test_a_double_submit_places_one_order(client, variant, method):
     fill_cart(client, variant, 1)
     client.post(reverse("orders:checkout"), guest_details(method))
@@ -173,7 +194,7 @@ def test_sold_out_lines_are_named_and_the_cart_is_kept(client, variant, method):
 
     assert response.status_code == 302 and response.url == reverse("orders:cart")
     page = client.get(response.url).content.decode()
-    assert f"Only 2 of {variant.sku} left; your cart asks for 3." in page
+    assert "Only 2 of “Linen shirt” left; your cart asks for 3." in page
     assert not Order.objects.exists()
     assert StockMovement.objects.count() == movements
     assert Cart.objects.get().lines.get().quantity == 3

@@ -47,10 +47,14 @@ messages: $(VENV)/.dev-deps
 	$(MANAGE) makemessages -l zh_Hans -i ".venv/*" -i "tests/*" -i "staticfiles/*"
 	$(MANAGE) compilemessages -i .venv
 
-# Seeds 10,000 products on PostgreSQL ($BENCH_DATABASE_URL or shop_bench on 127.0.0.1), serves
-# them with gunicorn and prints requests/s and p50/p95/p99 per page (wrk from Debian); then
-# checkout: orders/s and latency of place_order on one hot variant and on many, failing if any
-# unit is oversold.
+# Seeds 10,000 products on PostgreSQL ($BENCH_DATABASE_URL or shop_bench on 127.0.0.1), cache and
+# sessions in Redis ($BENCH_REDIS_URL or database 11 on 127.0.0.1), serves them with gunicorn beside
+# the framework's ceiling (bench/ceiling.py) and prints requests/s, p50/p99 and the share of the
+# ceiling per page. Needs wrk from Debian: bench.py runs `apt-get install -y wrk` when it is
+# missing and it runs as root, otherwise asks for it. Then mixed traffic over HTTP (pages/s,
+# orders/s, server time per page with and without orders) and checkout (orders/s on one hot
+# variant and on many), failing if any unit is oversold. About six minutes in all.
 bench: $(VENV)/.run-deps
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/mixed.py
 	$(BIN)/python bench/checkout.py

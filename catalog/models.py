@@ -140,6 +140,26 @@ class Product(models.Model):
         return reverse("catalog:product_detail", args=[self.slug])
 
 
+class UnitsSold(models.Model):
+    """Units an order sold of a product (negative when cancelled), not yet in `units_sold`.
+
+    Checkouts append these rows instead of updating `Product.units_sold`: a bestseller's
+    product row would otherwise be a hot row every order of it waits for. The
+    `fold_units_sold` task adds them into the products every minute and deletes them.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    units = models.IntegerField()
+
+    class Meta:
+        verbose_name = _("units sold, to count")
+        verbose_name_plural = _("units sold, to count")
+        constraints = [models.CheckConstraint(condition=~Q(units=0), name="units_sold_not_zero")]
+
+    def __str__(self):
+        return f"{self.product_id}: {self.units:+d}"
+
+
 class Variant(models.Model):
     """A thing a shopper can put in a cart: one SKU with its own price and stock."""
 

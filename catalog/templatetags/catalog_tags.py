@@ -1,5 +1,5 @@
-"""Template helpers of the storefront: rating stars, page links, JSON-LD product markup and
-the prices shoppers pay with promotions applied."""
+"""Template helpers of the storefront: rating stars, page links, JSON-LD product markup, the
+prices shoppers pay with promotions applied, and the visitor's own parts of cached pages."""
 
 import json
 
@@ -9,7 +9,7 @@ from django.utils.html import format_html, strip_tags
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from catalog import pricing
+from catalog import pagecache, pricing
 
 register = template.Library()
 
@@ -106,3 +106,13 @@ def card_offer(product):
 @register.simple_tag
 def variant_offer(variant):
     return pricing.variant_offer(variant)
+
+
+@register.simple_tag(takes_context=True)
+def visitor_part(context, name):
+    """A part of the page that belongs to the visitor (cart link, messages): drawn here, or left
+    as a placeholder when the page is drawn for the cache and filled in per request."""
+    request = context.get("request")
+    if request is not None and pagecache.renders_for_cache(request):
+        return mark_safe(pagecache.placeholder(name))  # noqa: S308 - a fixed comment
+    return context.template.engine.get_template(pagecache.VISITOR_PARTS[name]).render(context)

@@ -8,6 +8,8 @@ import pytest
 from django.db import connections
 from django.db.models import Sum
 
+from catalog.models import UnitsSold
+from catalog.services import fold_units_sold
 from orders.models import Order, Voucher, VoucherRedemption
 from orders.services import VoucherError
 from shipping.models import StockLevel
@@ -127,3 +129,18 @@ def test_simultaneous_submits_of_one_checkout_place_one_order():
     assert all(isinstance(outcome, Order) for outcome in outcomes), outcomes
     assert len({order.pk for order in outcomes}) == 1
     assert StockLevel.objects.get(variant=variant).reserved == 2
+
+
+def test_units_sold_folded_while_shoppers_check_out_are_each_counted_once():
+    method = ShippingMethodFactory()
+    variant = stocked_variant(units=100)
+    carts = [CartLineFactory(variant=variant, quantity=2).cart for _ in range(16)]
+    folds = [fold_units_sold for _ in range(4)]
+
+    outcomes = run_together([checkout(cart, method) for cart in carts] + folds)
+
+    assert all(isinstance(outcome, Order) for outcome in outcomes[:16]), outcomes
+    fold_units_sold()
+    variant.product.refresh_from_db()
+    assert variant.product.units_sold == 32
+    assert not UnitsSold.objects.exists()

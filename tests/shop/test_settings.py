@@ -46,7 +46,7 @@ def test_redis_url_switches_cache_sessions_and_broker():
         REDIS_URL="redis://127.0.0.1:6379/3",
     )
     assert result.stdout.split() == [
-        "django.core.cache.backends.redis.RedisCache",
+        "shop.cache_backend.RedisCache",
         "django.contrib.sessions.backends.cache",
         "redis://127.0.0.1:6379/3",
         "False",

@@ -10,7 +10,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput \
-    && useradd --create-home shop && mkdir -p /app/media && chown shop /app/media
+    && useradd --create-home shop \
+    && mkdir -p /app/media /app/private_media && chown shop /app/media /app/private_media
 USER shop
 
 EXPOSE 8000

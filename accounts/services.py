@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 from .models import Address, User
-from .roles import ROLES
+from .roles import ROLES, granted
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "postal_code", "country", "phone")
 
@@ -77,7 +77,8 @@ def setup_roles():
             for permission in Permission.objects.filter(content_type__app_label__in=apps)
             .select_related("content_type")
             .order_by("content_type__app_label", "codename")
-            if permission.codename.split("_", 1)[0] in apps[permission.content_type.app_label]
+            if permission.codename.split("_", 1)[0]
+            in granted(name, permission.content_type.app_label, permission.content_type.model)
         ]
         group.permissions.set(permissions)
         groups.append(group)

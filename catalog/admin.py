@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.roles import VARIANT_COST
+
 from . import pricing, selectors, services
 from .forms import LISTING_PARAMETERS
 from .models import (
@@ -209,6 +211,14 @@ def save_held_prices(request, held):
             )
 
 
+def without_cost(request, fields):
+    """`fields` less the variant's cost for staff who may not see it: they look products up,
+    they don't price them."""
+    if request.user.has_perm(VARIANT_COST):
+        return fields
+    return [field for field in fields if field != "cost"]
+
+
 class VariantInline(admin.TabularInline):
     model = Variant
     fields = [
@@ -230,6 +240,9 @@ class VariantInline(admin.TabularInline):
     readonly_fields = ["stock_available"]
     autocomplete_fields = ["options"]
     extra = 0
+
+    def get_fields(self, request, obj=None):
+        return without_cost(request, super().get_fields(request, obj))
 
 
 class ProductImageInline(admin.TabularInline):
@@ -434,6 +447,12 @@ class VariantAdmin(admin.ModelAdmin):
     readonly_fields = ["stock_available"]
     autocomplete_fields = ["product", "options"]
     inlines = [PriceHistoryInline]
+
+    def get_list_display(self, request):
+        return without_cost(request, self.list_display)
+
+    def get_exclude(self, request, obj=None):
+        return None if request.user.has_perm(VARIANT_COST) else ["cost"]
 
     def save_model(self, request, obj, form, change):
         held = [hold_back_prices(form)] if change else []

@@ -10,12 +10,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.roles import CUSTOMER_DETAILS
 from shipping.services import ShipmentError, StockError, deliver_shipments, ship_what_is_left
 from shop.admin import RecordAdminMixin
 
 from . import services
-from .models import Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
-from .services import StaffAction
+from .models import Order, OrderEvent, OrderLine, StaffAction, Voucher, VoucherRedemption
 
 
 class OrderPartInline(admin.TabularInline):
@@ -28,7 +28,8 @@ class OrderPartInline(admin.TabularInline):
         return self.fields
 
     def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("orders.view_order")
+        """Each part by its own permission: warehouse staff see the lines, not the history."""
+        return request.user.has_perms(["orders.view_order", f"orders.view_{self.opts.model_name}"])
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -63,6 +64,18 @@ class OrderEventInline(OrderPartInline):
 class VoucherRedemptionInline(OrderPartInline):
     model = VoucherRedemption
     fields = ["voucher", "email", "user", "created_at"]
+
+
+def hidden_order_fields(request):
+    """What of an order this member of staff may not see: who the customer is (email and
+    account, which lead to their other orders) without the customer permission, and the
+    voucher code without the voucher one. Packing needs neither."""
+    hidden = set()
+    if not request.user.has_perm(CUSTOMER_DETAILS):
+        hidden |= {"user", "email"}
+    if not request.user.has_perm("orders.view_voucher"):
+        hidden.add("voucher_code")
+    return hidden
 
 
 @admin.register(Order)
@@ -134,6 +147,21 @@ class OrderAdmin(RecordAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field for _name, options in self.fieldsets for field in options["fields"]]
+
+    def get_fieldsets(self, request, obj=None):
+        hidden = hidden_order_fields(request)
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in self.fieldsets
+        ]
+
+    def get_list_display(self, request):
+        hidden = hidden_order_fields(request)
+        return [field for field in self.list_display if field not in hidden]
+
+    def get_search_fields(self, request):
+        hidden = hidden_order_fields(request)
+        return [field for field in self.search_fields if field not in hidden]
 
     @admin.display(description=_("total"), ordering="total")
     def total_with_currency(self, order):

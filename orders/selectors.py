@@ -10,10 +10,15 @@ from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.roles import CUSTOMER_DETAILS
 from catalog.pricing import effective_price
 from shop.money import quantize
 
 from .models import Cart, CartLine, Order
+
+# Staff who may open a customer's order page, and who may cancel someone else's order there.
+STAFF_SEE_ORDERS = ("orders.view_order", CUSTOMER_DETAILS)
+STAFF_CANCEL_ORDERS = (*STAFF_SEE_ORDERS, "orders.change_order")
 
 # Where a guest's cart token lives in the session. It is our own random token rather than
 # the session key, because signing in cycles the session key and the cart must survive that.
@@ -146,20 +151,27 @@ def order_by_checkout_token(token):
     return Order.objects.filter(checkout_token=token).first() if token else None
 
 
-def order_for_viewer(*, number, user, key=""):
-    """The order if this viewer may see it: its owner, staff, or whoever holds its secret key.
+def order_for_viewer(*, number, user, key="", staff_permissions=STAFF_SEE_ORDERS):
+    """The order if this viewer may see it: its owner, whoever holds its secret key, or staff
+    holding `staff_permissions` (an order page shows the customer's email and history, so
+    seeing orders alone is not enough; acting on someone's order asks for more).
 
     Anyone else gets 404, the same as for a number that does not exist, so order numbers
     can't be probed.
     """
     order = Order.objects.filter(number=number).prefetch_related("lines", "events").first()
-    if order is None:
-        raise Http404(_("No such order."))
-    owner = user.is_authenticated and order.user_id == user.pk
-    key_fits = bool(key) and constant_time_compare(str(key), order.access_key)
-    if not (owner or user.is_staff or key_fits):
+    if order is None or not viewer_may(
+        order, user=user, key=key, staff_permissions=staff_permissions
+    ):
         raise Http404(_("No such order."))
     return order
+
+
+def viewer_may(order, *, user, key="", staff_permissions=STAFF_SEE_ORDERS) -> bool:
+    """Whether this viewer is the order's owner, holds its secret key, or is such staff."""
+    owner = user.is_authenticated and order.user_id == user.pk
+    key_fits = bool(key) and constant_time_compare(str(key), order.access_key)
+    return owner or key_fits or user.has_perms(staff_permissions)
 
 
 def refund_for_units(line, *, units, returned_before=0) -> Decimal:

@@ -5,6 +5,7 @@ refund paid back) call the payment services. The order admin gets its "mark paid
 from here, because a bank transfer is marked received through the payment, not the order.
 """
 
+import logging
 import uuid
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from orders.models import Order
 from orders.services import InvalidTransition
@@ -26,6 +28,8 @@ from . import selectors, services
 from .gateways import gateway_for
 from .models import Payment, Refund, RefundToPayBack, WebhookEvent
 from .tasks import process_webhook_event
+
+logger = logging.getLogger(__name__)
 
 
 class ReadOnlyAdmin(RecordAdminMixin, admin.ModelAdmin):
@@ -216,7 +220,7 @@ class PaymentAdmin(ReadOnlyAdmin):
         self._each(
             request,
             queryset,
-            lambda payment: services.mark_cash_collected(payment=payment),
+            lambda payment: services.mark_cash_collected(payment=payment, user=request.user),
             lambda n: ngettext(
                 "%(count)d payment marked collected.", "%(count)d payments marked collected.", n
             ),
@@ -345,8 +349,18 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     @admin.action(permissions=["change"], description=_("Process now"))
     def process_now(self, request, queryset):
         pending = list(queryset.filter(processed_at__isnull=True).values_list("pk", flat=True))
-        for event_pk in pending:
-            process_webhook_event.delay(event_pk)
+        try:
+            for event_pk in pending:
+                process_webhook_event.delay(event_pk)
+        except BrokerUnreachable:
+            # Redis down: say so rather than fail the page; the stored events stay pending.
+            logger.warning("Broker unreachable: webhook events not queued", exc_info=True)
+            message = _(
+                "The task queue can't be reached right now; the events stay pending and are "
+                "processed once it is back."
+            )
+            self.message_user(request, message, messages.ERROR)
+            return
         message = ngettext(
             "%(count)d event queued for processing.",
             "%(count)d events queued for processing.",
@@ -358,7 +372,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 # The order admin's "mark paid": a bank transfer is received through its payment.
 
 
-@admin.action(permissions=["change"], description=_("Mark paid (bank transfer received)"))
+@admin.action(permissions=["mark_paid"], description=_("Mark paid (bank transfer received)"))
 def mark_paid(modeladmin, request, queryset):
     paid = 0
     for order in queryset.order_by("pk"):
@@ -396,5 +410,11 @@ def mark_paid(modeladmin, request, queryset):
         modeladmin.message_user(request, message % {"count": paid}, messages.SUCCESS)
 
 
+def has_mark_paid_permission(request):
+    """Marking paid records money received: the payment permission as well as the order's."""
+    return request.user.has_perms(["orders.change_order", "payments.change_payment"])
+
+
 order_admin = admin.site.get_model_admin(Order)
 order_admin.actions = [mark_paid, *order_admin.actions]
+order_admin.has_mark_paid_permission = has_mark_paid_permission

@@ -56,8 +56,9 @@ class SalesPeriodForm(forms.Form):
 
 
 def sales_view(request):
-    """Staff who may see orders see the sales figures of a period (the last 30 days at first)."""
-    if not request.user.has_perm("orders.view_order"):
+    """Staff who may see orders and payments see the sales figures of a period (the last 30
+    days at first); packing parcels is no reason to see the revenue."""
+    if not request.user.has_perms(["orders.view_order", "payments.view_payment"]):
         raise PermissionDenied
     form = SalesPeriodForm(request.GET or SalesPeriodForm.default_data())
     context = {

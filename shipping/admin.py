@@ -399,7 +399,9 @@ def _step_action(status):
             )
 
     action.__name__ = f"mark_{status.value}"
-    return admin.action(description=_("Mark as “%(status)s”") % {"status": status.label})(action)
+    return admin.action(
+        permissions=["change"], description=_("Mark as “%(status)s”") % {"status": status.label}
+    )(action)
 
 
 @admin.register(Shipment)
@@ -449,7 +451,9 @@ class ShipmentAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            services.set_tracking_number(shipment=obj, tracking_number=data["tracking_number"])
+            services.set_tracking_number(
+                shipment=obj, tracking_number=data["tracking_number"], user=request.user
+            )
             return
         shipment = services.create_shipment(
             order=data["order"],
@@ -473,7 +477,7 @@ class ShipmentAdmin(admin.ModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description=_("Ask the carrier for news"))
+    @admin.action(permissions=["change"], description=_("Ask the carrier for news"))
     def ask_carrier(self, request, queryset):
         steps = sum(services.track_shipment(shipment=shipment) for shipment in queryset)
         self.message_user(request, _("%(count)d new steps recorded.") % {"count": steps})
@@ -658,7 +662,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     def _run(self, request, queryset, service, done):
         for purchase_order in queryset.order_by("pk"):
             try:
-                service(purchase_order=purchase_order)
+                service(purchase_order=purchase_order, user=request.user)
             except (services.PurchaseOrderError, services.StockError) as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
@@ -670,7 +674,9 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["receive"], description=_("Receive everything still on order"))
     def receive(self, request, queryset):
-        def receive(*, purchase_order):
-            return services.receive_purchase_order(purchase_order=purchase_order, user=request.user)
-
-        self._run(request, queryset, receive, _("%(po)s was received into stock."))
+        self._run(
+            request,
+            queryset,
+            services.receive_purchase_order,
+            _("%(po)s was received into stock."),
+        )

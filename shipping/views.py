@@ -1,6 +1,7 @@
 """Shipping pages: public order tracking, and staff's packing slip and low-stock report."""
 
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -27,6 +28,7 @@ def track(request):
 
 
 @staff_member_required
+@permission_required("shipping.view_shipment", raise_exception=True)
 def packing_slip(request, pk):
     shipment = selectors.shipment_for_slip(pk)
     if shipment is None:
@@ -36,5 +38,6 @@ def packing_slip(request, pk):
 
 
 @staff_member_required
+@permission_required("shipping.view_stocklevel", raise_exception=True)
 def low_stock(request):
     return render(request, "shipping/low_stock.html", {"levels": selectors.low_stock_report()})

@@ -106,13 +106,13 @@ class TicketAdmin(admin.ModelAdmin):
         url = reverse("support:desk_ticket", args=[ticket.number])
         return format_html('<a href="{}">{}</a>', url, _("Open the conversation"))
 
-    @admin.action(description=_("Assign to me"))
+    @admin.action(permissions=["change"], description=_("Assign to me"))
     def assign_to_me(self, request, queryset):
         for ticket in queryset:
             services.assign(ticket=ticket, assignee=request.user)
         self.message_user(request, _("Assigned to you."), messages.SUCCESS)
 
-    @admin.action(description=_("Mark as resolved"))
+    @admin.action(permissions=["change"], description=_("Mark as resolved"))
     def mark_resolved(self, request, queryset):
         for ticket in queryset:
             try:

@@ -4,9 +4,11 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -136,14 +138,55 @@ class Message(models.Model):
         return self.kind == self.Kind.NOTE
 
 
+class PrivateStorage(FileSystemStorage):
+    """Files no URL reaches: kept in PRIVATE_MEDIA_ROOT, outside MEDIA_ROOT, with no base URL.
+
+    A shopper's upload is handed out only by a view that checks who asks, so a file a browser
+    would run as a page (HTML, SVG) can never be served from the shop's own origin.
+    """
+
+    @cached_property
+    def base_location(self):
+        return settings.PRIVATE_MEDIA_ROOT
+
+    @cached_property
+    def base_url(self):
+        return None
+
+    def _clear_cached_properties(self, setting, **kwargs):
+        super()._clear_cached_properties(setting, **kwargs)
+        if setting == "PRIVATE_MEDIA_ROOT":
+            self.__dict__.pop("base_location", None)
+            self.__dict__.pop("location", None)
+
+
+def private_storage():
+    return PrivateStorage()
+
+
+# The types support.services.check_attachment detects from a file's bytes, and the suffix
+# each is stored and downloaded under.
+ATTACHMENT_SUFFIXES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+}
+
+
 def attachment_path(attachment, filename):
-    """A random name, so one shopper's files can't be found by guessing another's."""
-    return f"support/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:10]}"
+    """A random name under the suffix of the detected type; the shopper's name plays no part.
+
+    Random, so one shopper's files can't be found by guessing another's.
+    """
+    return f"support/{uuid.uuid4().hex}{ATTACHMENT_SUFFIXES[attachment.content_type]}"
 
 
 class Attachment(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(_("file"), upload_to=attachment_path)
+    file = models.FileField(_("file"), upload_to=attachment_path, storage=private_storage)
+    # The shopper's own file name: display text only, never a path.
     name = models.CharField(_("name"), max_length=200)
     content_type = models.CharField(max_length=50)
     size = models.PositiveIntegerField(_("size"))
@@ -152,9 +195,20 @@ class Attachment(models.Model):
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
         ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(content_type__in=list(ATTACHMENT_SUFFIXES)),
+                name="attachment_type_known",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def download_name(self):
+        """The shopper's file name under the suffix of what the file really is."""
+        return f"{Path(self.name).stem or 'attachment'}{ATTACHMENT_SUFFIXES[self.content_type]}"
 
 
 class CannedReply(models.Model):

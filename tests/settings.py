@@ -9,3 +9,6 @@ from shop.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="shop-test-media-")
+# Tests sign staff in without an authenticator; tests/accounts/test_staff_mfa.py turns it on.
+STAFF_REQUIRE_MFA = False
+PRIVATE_MEDIA_ROOT = tempfile.mkdtemp(prefix="shop-test-private-")

@@ -205,7 +205,9 @@ def test_bad_filter_values_are_explained_and_ignored(client, wardrobe):
     ],
 )
 def test_hostile_parameters_never_break_the_listing(client, wardrobe, params):
-    assert client.get(LISTING, params).status_code == 200
+    # Text PostgreSQL can't store is refused up front (400); anything else is just ignored.
+    expected = 400 if any("\x00" in value for value in params.values()) else 200
+    assert client.get(LISTING, params).status_code == expected
 
 
 def test_filtered_pages_are_not_indexed_but_plain_ones_are(client, wardrobe):

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
+from accounts.services import setup_roles
 from orders import services
 from orders.models import Order, OrderEvent
 from payments.services import open_payment
@@ -37,7 +38,9 @@ def staff_with(*codenames):
 
 @pytest.fixture
 def order_manager(client):
-    client.force_login(staff_with("view_order", "change_order"))
+    manager = StaffFactory()
+    manager.groups.add(next(group for group in setup_roles() if group.name == "Order managers"))
+    client.force_login(manager)
     return client
 
 

@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -89,7 +90,10 @@ def test_shipping_and_delivery_are_refused_without_shipments(source, target):
 @pytest.mark.parametrize(
     ("facts", "status"),
     [
-        ({"any_left": True, "all_shipped": False, "all_delivered": False}, Status.PARTIALLY_SHIPPED),
+        (
+            {"any_left": True, "all_shipped": False, "all_delivered": False},
+            Status.PARTIALLY_SHIPPED,
+        ),
         ({"any_left": True, "all_shipped": True, "all_delivered": False}, Status.SHIPPED),
         ({"any_left": True, "all_shipped": True, "all_delivered": True}, Status.DELIVERED),
     ],
@@ -246,9 +250,15 @@ def test_guest_reaches_the_order_only_with_its_secret_link(client, variant, meth
     assert client.get(f"{url}?key={order.access_key}").status_code == 200
 
 
-def test_staff_see_any_order(client, variant, method):
+def test_staff_who_may_see_orders_and_customers_see_any_order(client, variant, method):
     order = placed(variant, method)
-    client.force_login(StaffFactory())
+    staff = StaffFactory()
+    client.force_login(staff)
+    assert client.get(order.get_absolute_url()).status_code == 404
+
+    staff.user_permissions.add(
+        Permission.objects.get(codename="view_order"), Permission.objects.get(codename="view_user")
+    )
     assert client.get(order.get_absolute_url()).status_code == 200
 
 

@@ -34,7 +34,8 @@ def march(day, hour=12):
 def staff_with(*codenames):
     staff = StaffFactory()
     staff.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="orders", codename__in=codenames)
+        *Permission.objects.filter(content_type__app_label="orders", codename__in=codenames),
+        *Permission.objects.filter(content_type__app_label="payments", codename="view_payment"),
     )
     return staff
 

@@ -326,7 +326,9 @@ def test_the_low_stock_report_lists_levels_at_their_threshold_for_staff(client, 
     url = reverse("shipping:low_stock")
 
     assert client.get(url).status_code == 302
-    client.force_login(StaffFactory())
+    client.force_login(role("Customer service"))
+    assert client.get(url).status_code == 403
+    client.force_login(role("Warehouse staff"))
     page = client.get(url).content.decode()
 
     assert "TEA" in page and "Tea Co" in page

@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -199,7 +200,10 @@ def test_the_packing_slip_is_for_staff_only(client, cod_order):
     url = reverse("shipping:packing_slip", args=[shipment.pk])
 
     assert client.get(url).status_code == 302
-    client.force_login(StaffFactory())
+    staff = StaffFactory()
+    client.force_login(staff)
+    assert client.get(url).status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="view_shipment"))
     slip = client.get(url)
 
     assert slip.status_code == 200

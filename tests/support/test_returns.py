@@ -5,6 +5,7 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
+from accounts.services import setup_roles
 from orders.models import Order
 from payments.models import Payment, Refund
 from payments.services import mark_refund_paid_back
@@ -37,6 +38,7 @@ def test_a_return_is_approved_received_restocked_and_refunded(client):
     assert ticket.user == shopper and ticket.order == order
 
     staff = StaffFactory()
+    staff.groups.add(next(group for group in setup_roles() if group.name == "Customer service"))
     client.force_login(staff)
     client.post(reverse("support:desk_action", args=[ticket.number, "approve"]))
     returns = WarehouseFactory(code="returns", name="Returns")

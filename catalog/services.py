@@ -1,5 +1,6 @@
 """Catalog actions: what changes products, variants, prices, images, reviews, figures and views."""
 
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
@@ -29,8 +30,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shop.audit import record
+
 from . import selectors
-from .cache import invalidate_catalog
+from .cache import invalidate_catalog, invalidate_listings, invalidate_products
 from .models import (
     CategoryPromotion,
     PriceHistory,
@@ -39,6 +42,7 @@ from .models import (
     ProductImage,
     ProductView,
     Review,
+    UnitsSold,
     Variant,
 )
 
@@ -47,6 +51,8 @@ from .models import (
 THUMBNAIL_SIZE = 160
 CARD_SIZE = 480
 JPEG_QUALITY = 85
+# Rows of units sold `fold_units_sold` adds up in one transaction.
+FOLD_BATCH = 5000
 
 
 class InvalidImage(Exception):
@@ -66,24 +72,50 @@ def update_availability(*, variant_ids):
 
     Shipping's stock services call this inside the transaction that changed the stock, so
     `Variant.stock_available` and `Product.in_stock` never disagree with the stock levels.
-    Only active warehouses count: reservations never take stock from the others.
+    Only active warehouses count: reservations never take stock from the others. What the
+    storefront shows is redrawn as set_availability decides.
     """
-    variant_ids = list(variant_ids)
     sellable_from = Q(stock_levels__warehouse__is_active=True)
-    free_units = (
-        Variant.objects.filter(pk=OuterRef("pk"))
-        .annotate(
-            free=Sum("stock_levels__on_hand", filter=sellable_from)
-            - Sum("stock_levels__reserved", filter=sellable_from)
+    variants = Variant.objects.filter(pk__in=list(variant_ids)).annotate(
+        free=Coalesce(
+            Sum("stock_levels__on_hand", filter=sellable_from)
+            - Sum("stock_levels__reserved", filter=sellable_from),
+            0,
         )
-        .values("free")
     )
-    Variant.objects.filter(pk__in=variant_ids).update(
-        stock_available=Coalesce(Subquery(free_units), 0)
+    set_availability(
+        figures={
+            pk: (before, now)
+            for pk, before, now in variants.values_list("pk", "stock_available", "free")
+        }
     )
-    sellable = Variant.objects.filter(product=OuterRef("pk"), is_active=True, stock_available__gt=0)
-    Product.objects.filter(variants__in=variant_ids).update(in_stock=Exists(sellable))
-    invalidate_catalog()
+
+
+def set_availability(*, figures):
+    """Store available units the stock services counted on the stock rows they hold locked.
+
+    `figures` maps variant id to (units available before the change, units available now).
+    reserve_stock knows both, so nothing is recounted. The products' `in_stock` is
+    recomputed, and the cached pages dropped, only when what the storefront shows changes:
+    a variant sold out or came back, or its count is low enough to be shown ("Only 3 left").
+    Checkouts of a well-stocked variant thus leave the page cache alone.
+    """
+    for variant_id, (_before, now) in sorted(figures.items()):
+        Variant.objects.filter(pk=variant_id).update(stock_available=now)
+    shown = selectors.LOW_STOCK + 1
+    redrawn = [pk for pk, (before, now) in figures.items() if min(before, shown) != min(now, shown)]
+    if not redrawn:
+        return
+    flipped = [pk for pk, (before, now) in figures.items() if (before > 0) != (now > 0)]
+    if flipped:
+        sellable = Variant.objects.filter(
+            product=OuterRef("pk"), is_active=True, stock_available__gt=0
+        )
+        Product.objects.filter(variants__in=flipped).update(in_stock=Exists(sellable))
+    invalidate_products(
+        slugs=list(Product.objects.filter(variants__in=redrawn).values_list("slug", flat=True)),
+        availability_flipped=bool(flipped),
+    )
 
 
 def refresh_product_figures(*, product_ids):
@@ -91,7 +123,7 @@ def refresh_product_figures(*, product_ids):
 
     `min_price` is the cheapest active variant's price (0 without one), `in_stock` whether an
     active variant can be sold, and the rating figures summarise the product's reviews.
-    Units sold are counted as orders are placed and cancelled (`record_units_sold`).
+    Units sold are noted as orders are placed and cancelled (`record_units_sold`).
     """
     active = Variant.objects.filter(product=OuterRef("pk"), is_active=True)
     cheapest = active.order_by().values("product").annotate(low=Min("price")).values("low")
@@ -111,23 +143,51 @@ def refresh_product_figures(*, product_ids):
 
 
 def record_units_sold(*, quantities):
-    """Count units sold per product for the bestsellers: `quantities` maps product id to units.
+    """Note units sold per product for the bestsellers: `quantities` maps product id to units.
 
-    Orders add what they sell and take it back when cancelled (negative units); the count
-    never drops below zero. Rows are updated in id order, so two checkouts selling the same
-    products queue up instead of deadlocking.
+    Orders add what they sell and take it back when cancelled (negative units). This only
+    appends rows, one INSERT that waits for no lock; `fold_units_sold` adds them into
+    `Product.units_sold` within a minute (the beat schedule).
     """
-    changes = {product_id: units for product_id, units in quantities.items() if units}
-    if not changes:
-        return
-    with transaction.atomic():
-        for product_id in sorted(changes):
-            Product.objects.filter(pk=product_id).update(
-                units_sold=Greatest(
-                    F("units_sold") + changes[product_id], Value(0), output_field=IntegerField()
-                )
+    UnitsSold.objects.bulk_create(
+        UnitsSold(product_id=product_id, units=units)
+        for product_id, units in sorted(quantities.items())
+        if units
+    )
+
+
+def fold_units_sold(*, batch_size=FOLD_BATCH) -> int:
+    """Add the units noted by `record_units_sold` into the products' counts; returns the rows.
+
+    Each batch is one transaction: its rows are locked (skipping those another fold holds),
+    summed per product, added in product id order, and deleted, so two folds at once never
+    count a row twice. A count never drops below zero. Safe to run at any time.
+    """
+    folded = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                UnitsSold.objects.select_for_update(skip_locked=True)
+                .order_by("pk")
+                .values_list("pk", "product_id", "units")[:batch_size]
             )
-        invalidate_catalog()
+            if not rows:
+                return folded
+            changes = Counter()
+            for _pk, product_id, units in rows:
+                changes[product_id] += units
+            for product_id in sorted(changes):
+                if changes[product_id]:
+                    Product.objects.filter(pk=product_id).update(
+                        units_sold=Greatest(
+                            F("units_sold") + changes[product_id],
+                            Value(0),
+                            output_field=IntegerField(),
+                        )
+                    )
+            UnitsSold.objects.filter(pk__in=[pk for pk, _product_id, _units in rows]).delete()
+            invalidate_listings()
+        folded += len(rows)
 
 
 # Prices
@@ -213,6 +273,15 @@ def change_prices(*, changes, kind, user=None, reason=""):
             both_moved, ["price", "compare_at_price"], batch_size=PRICE_LOCK_CHUNK
         )
         rows = PriceHistory.objects.bulk_create(history)
+        for row in rows:
+            record(
+                actor=user,
+                action="price.changed",
+                target=current[row.variant_id],
+                before={"price": row.old_price},
+                after={"price": row.new_price},
+                note=row.reason,
+            )
         product_ids = sorted({variant.product_id for variant in price_moved + both_moved})
         for start in range(0, len(product_ids), PRICE_LOCK_CHUNK):
             refresh_product_figures(product_ids=product_ids[start : start + PRICE_LOCK_CHUNK])
@@ -255,6 +324,14 @@ def set_sale(*, variant, sale_price, starts_at=None, ends_at=None, user=None, re
             new_price=sale_price,
             changed_by=user,
             reason=(reason or _describe_sale(sale_price, starts_at, ends_at))[:255],
+        )
+        record(
+            actor=user,
+            action="price.sale_changed",
+            target=variant,
+            before=dict(zip(("sale_price", "starts_at", "ends_at"), before, strict=True)),
+            after={"sale_price": sale_price, "starts_at": starts_at, "ends_at": ends_at},
+            note=row.reason,
         )
         invalidate_catalog()
     variant.sale_price, variant.sale_starts_at, variant.sale_ends_at = (
@@ -301,6 +378,11 @@ def _promotion_terms(promotion):
     )
 
 
+def _promotion_fields(promotion):
+    names = ("category", "percent_off", "starts_at", "ends_at", "is_active")
+    return dict(zip(names, _promotion_terms(promotion), strict=True))
+
+
 def _describe_promotion(promotion):
     terms = _("“%(name)s”: %(percent)s%% off %(window)s") % {
         "name": promotion.name,
@@ -341,6 +423,14 @@ def save_category_promotion(*, promotion, user=None):
             reason = _("Changed to %(terms)s") % {"terms": _describe_promotion(promotion)}
         else:
             return promotion
+        record(
+            actor=user,
+            action="promotion.saved",
+            target=promotion,
+            before=None if before is None else _promotion_fields(before),
+            after=_promotion_fields(promotion),
+            note=reason,
+        )
         if before is not None and before.category_id != promotion.category_id:
             _record_promotion(
                 category_id=before.category_id,
@@ -359,6 +449,12 @@ def delete_category_promotion(*, promotion, user=None):
             category_id=promotion.category_id,
             user=user,
             reason=_("Deleted %(terms)s") % {"terms": _describe_promotion(promotion)},
+        )
+        record(
+            actor=user,
+            action="promotion.deleted",
+            target=promotion,
+            before=_promotion_fields(promotion),
         )
         promotion.delete()
 

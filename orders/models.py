@@ -209,6 +209,17 @@ class Order(models.Model):
         return reverse("orders:order_detail", args=[self.number])
 
 
+class StaffAction(models.TextChoices):
+    """What staff do to an order by hand; orders.services.STAFF_ACTIONS says when."""
+
+    MARK_PAID = "mark_paid", _("Mark paid (bank transfer received)")
+    SHIP = "ship", _("Pack and ship what is left")
+    DELIVER = "deliver", _("Mark the parcels delivered")
+    COMPLETE = "complete", _("Mark completed")
+    CANCEL = "cancel", _("Cancel (releases the stock)")
+    REFUND = "refund", _("Refund")
+
+
 class OrderLine(models.Model):
     """What was bought, frozen at checkout: later catalog changes don't touch it."""
 

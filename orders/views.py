@@ -1,19 +1,20 @@
 """Cart, checkout and order pages: parse the request, call a service or selector, render."""
 
 import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_countries import countries
 
 from shipping.selectors import shipments_of
 from shipping.services import OutOfStock, parcel_weight
+from shop.http import safe_next
 
 from . import selectors, services
 from .forms import AddToCartForm, CartQuantityForm, CheckoutForm
@@ -68,10 +69,7 @@ def cart_add(request):
     except services.CartError as error:
         return _refused(request, str(error))
     messages.success(request, _("“%(item)s” is in your cart.") % {"item": line.variant})
-    next_url = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-        return redirect(next_url)
-    return redirect("orders:cart")
+    return safe_next(request, "orders:cart")
 
 
 @require_POST
@@ -226,16 +224,8 @@ def _place_order(request):
             language=request.LANGUAGE_CODE,
         )
     except OutOfStock as error:
-        for shortage in error.shortages:
-            messages.error(
-                request,
-                _("Only %(available)s of %(sku)s left; your cart asks for %(requested)s.")
-                % {
-                    "available": shortage.available,
-                    "sku": shortage.sku,
-                    "requested": shortage.requested,
-                },
-            )
+        for reason in error.reasons:
+            messages.error(request, reason)
         return redirect("orders:cart")
     except services.PriceChanged as error:
         messages.warning(request, str(error))
@@ -276,7 +266,10 @@ def order_detail(request, number):
         "orders/order_detail.html",
         order,
         key=key,
-        can_cancel=services.can_cancel(order),
+        can_cancel=services.can_cancel(order)
+        and selectors.viewer_may(
+            order, user=request.user, key=key, staff_permissions=selectors.STAFF_CANCEL_ORDERS
+        ),
         shipments=shipments_of(order),
     )
 
@@ -284,10 +277,15 @@ def order_detail(request, number):
 @require_POST
 def order_cancel(request, number):
     key = request.POST.get("key", "")
-    order = selectors.order_for_viewer(number=number, user=request.user, key=key)
+    order = selectors.order_for_viewer(
+        number=number,
+        user=request.user,
+        key=key,
+        staff_permissions=selectors.STAFF_CANCEL_ORDERS,
+    )
     url = reverse("orders:order_detail", args=[order.number])
     if key:
-        url = f"{url}?key={key}"
+        url = f"{url}?{urlencode({'key': key})}"
     try:
         services.cancel_order(order=order, user=request.user, note=_("Cancelled by the shopper."))
     except services.InvalidTransition:

@@ -1,10 +1,13 @@
+import re
+from pathlib import Path
+
 from allauth.account.decorators import secure_admin_login
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.sitemaps import views as sitemap_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+from django.views.static import serve
 
 from catalog.sitemaps import SITEMAPS
 from catalog.views import robots_txt
@@ -45,5 +48,17 @@ urlpatterns = [
     path("", include("catalog.urls")),
 ]
 
+# With DEBUG on (as in docker-compose.yml) Django serves the catalog's pictures itself, and
+# only those folders, each as its own root so no "../" leads out of it: whatever else lands in
+# MEDIA_ROOT is never served by its name. Shoppers' uploads live outside MEDIA_ROOT and go out
+# through support's checked download view.
+PUBLIC_MEDIA_FOLDERS = ("products", "categories")
 if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    urlpatterns += [
+        re_path(
+            rf"^{re.escape(settings.MEDIA_URL.lstrip('/'))}{folder}/(?P<path>.+)$",
+            serve,
+            {"document_root": Path(settings.MEDIA_ROOT) / folder},
+        )
+        for folder in PUBLIC_MEDIA_FOLDERS
+    ]

@@ -16,6 +16,7 @@ from orders.selectors import refund_for_units
 from payments.models import Payment
 from payments.services import PaymentError, request_refund, send_refund
 from shipping.services import return_stock
+from shop.audit import record
 
 from . import selectors
 from .emails import queue_message_email
@@ -231,6 +232,13 @@ def add_internal_note(*, ticket, body, author, attachments=()) -> Message:
             uploads=uploads,
         )
         Ticket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
+        record(
+            actor=author,
+            action="ticket.note_added",
+            target=ticket,
+            after={"message": message.pk},
+            note=body,
+        )
     return message
 
 
@@ -246,6 +254,13 @@ def assign(*, ticket, assignee, by=None) -> Ticket:
         raise SupportError(_("Tickets are assigned to staff only."))
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        record(
+            actor=by or assignee,
+            action="ticket.assigned",
+            target=locked,
+            before={"assignee": locked.assignee_id},
+            after={"assignee": assignee.pk if assignee is not None else None},
+        )
         locked.assignee = assignee
         locked.save(update_fields=["assignee", "updated_at"])
     _copy(locked, ticket)
@@ -261,6 +276,13 @@ def resolve(*, ticket, user=None, now=None) -> Ticket:
             raise SupportError(
                 _("Ticket %(number)s is already solved.") % {"number": locked.number}
             )
+        record(
+            actor=user,
+            action="ticket.resolved",
+            target=locked,
+            before={"status": locked.status},
+            after={"status": Status.RESOLVED},
+        )
         locked.status, locked.resolved_at = Status.RESOLVED, now
         locked.save(update_fields=["status", "resolved_at", "updated_at"])
         _record_step(locked, _("Marked as resolved."), user)
@@ -379,6 +401,14 @@ def approve_return(*, return_request, user, note="") -> ReturnRequest:
         locked = _locked_return(return_request, expected=ReturnRequest.Status.REQUESTED)
         locked.status, locked.decided_at = ReturnRequest.Status.APPROVED, timezone.now()
         locked.save(update_fields=["status", "decided_at"])
+        record(
+            actor=user,
+            action="return.approved",
+            target=locked,
+            before={"status": ReturnRequest.Status.REQUESTED},
+            after={"status": locked.status},
+            note=note,
+        )
         text = _("Return approved: please send the items back.")
         _record_step(locked.ticket, f"{text} {note}".strip(), user)
     return locked
@@ -389,6 +419,14 @@ def reject_return(*, return_request, user, note="") -> ReturnRequest:
         locked = _locked_return(return_request, expected=ReturnRequest.Status.REQUESTED)
         locked.status, locked.decided_at = ReturnRequest.Status.REJECTED, timezone.now()
         locked.save(update_fields=["status", "decided_at"])
+        record(
+            actor=user,
+            action="return.rejected",
+            target=locked,
+            before={"status": ReturnRequest.Status.REQUESTED},
+            after={"status": locked.status},
+            note=note,
+        )
         text = _("Return declined.")
         _record_step(locked.ticket, f"{text} {note}".strip(), user)
     return locked
@@ -441,6 +479,13 @@ def receive_return(*, return_request, warehouse, user) -> ReturnRequest:
         )
         locked.received_at = timezone.now()
         locked.save(update_fields=["status", "warehouse", "refund", "received_at"])
+        record(
+            actor=user,
+            action="return.received",
+            target=locked,
+            before={"status": ReturnRequest.Status.APPROVED},
+            after={"status": locked.status, "warehouse": warehouse.code, "refund": refund.pk},
+        )
         amount = {"amount": locked.amount, "currency": payment.currency}
         if refund.is_manual:
             step = _("Items received; %(amount)s %(currency)s to pay back by transfer.") % amount

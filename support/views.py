@@ -4,11 +4,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from orders.models import Order
@@ -17,7 +20,7 @@ from payments.gateways import paid_by_hand
 
 from . import selectors, services
 from .forms import ReceiveReturnForm, ReplyForm, ReturnForm, StaffReplyForm, TicketForm
-from .models import ReturnRequest, Ticket
+from .models import Attachment, Message, ReturnRequest, Ticket
 
 
 def _first_error(form):
@@ -170,6 +173,46 @@ def return_new(request, number):
     return render(request, "support/return_new.html", context, status=status)
 
 
+def _attachment_for_viewer(request, pk):
+    """The attachment if this viewer may read its message, else 404 as for one that doesn't exist.
+
+    Staff who may view tickets read every attachment; the ticket's shopper, or whoever holds
+    its secret link, reads those of the messages they see (never of internal notes).
+    """
+    attachment = get_object_or_404(Attachment.objects.select_related("message__ticket"), pk=pk)
+    if request.user.is_staff and request.user.has_perm("support.view_ticket"):
+        return attachment
+    if attachment.message.kind == Message.Kind.NOTE:
+        raise Http404
+    selectors.ticket_for_viewer(
+        number=attachment.message.ticket.number, user=request.user, key=request.GET.get("key", "")
+    )
+    return attachment
+
+
+@never_cache
+def attachment_file(request, pk):
+    """Hand out an attachment as a download, of the type detected when it was uploaded.
+
+    The headers keep a browser from rendering it, sniffing it into something else or running
+    it on the shop's origin, whatever the file holds.
+    """
+    attachment = _attachment_for_viewer(request, pk)
+    try:
+        file = attachment.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    response = FileResponse(
+        file,
+        as_attachment=True,
+        filename=attachment.download_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 # The staff desk: one ticket with its whole thread, for answering; lists live in admin.
 
 
@@ -195,11 +238,14 @@ def _desk_ticket(number):
 
 
 @staff_member_required
+@permission_required("support.view_ticket", raise_exception=True)
 def desk_ticket(request, number):
     ticket = _desk_ticket(number)
     form = StaffReplyForm(request.POST or None)
     if request.method != "POST":
         return _desk_page(request, ticket, form)
+    if not request.user.has_perm("support.change_ticket"):
+        raise PermissionDenied
     if not form.is_valid():
         messages.error(request, _first_error(form))
         return _desk_page(request, ticket, form, status=400)
@@ -218,6 +264,17 @@ def desk_ticket(request, number):
         return _desk_page(request, ticket, form, status=400)
     messages.success(request, _("Saved."))
     return redirect("support:desk_ticket", number=ticket.number)
+
+
+# What each desk action asks for: answering the ticket, or deciding on its return (which
+# restocks and refunds when the parcel is received).
+DESK_ACTION_PERMISSIONS = {
+    "assign": "support.change_ticket",
+    "resolve": "support.change_ticket",
+    "approve": "support.change_returnrequest",
+    "reject": "support.change_returnrequest",
+    "receive": "support.change_returnrequest",
+}
 
 
 def _run_desk_action(request, ticket, action):
@@ -246,8 +303,11 @@ def _run_desk_action(request, ticket, action):
 
 
 @staff_member_required
+@permission_required("support.view_ticket", raise_exception=True)
 @require_POST
 def desk_action(request, number, action):
+    if not request.user.has_perm(DESK_ACTION_PERMISSIONS.get(action, "support.change_ticket")):
+        raise PermissionDenied
     ticket = _desk_ticket(number)
     try:
         _run_desk_action(request, ticket, action)

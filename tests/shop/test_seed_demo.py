@@ -14,7 +14,18 @@ from django.utils import timezone
 from accounts.models import User
 from catalog.models import Category, Product, Variant
 from orders.models import Order, OrderLine
-from shipping.models import ShippingMethod, StockLevel, StockMovement
+from payments.models import Payment
+from shipping.models import (
+    Allocation,
+    Carrier,
+    PurchaseOrderLine,
+    Shipment,
+    ShippingMethod,
+    StockLevel,
+    StockMovement,
+    Supplier,
+)
+from shipping.services import Outcome, replenish_stock
 from tests.accounts.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,13 +105,19 @@ def test_another_seed_gives_another_catalog():
 def test_seeding_twice_adds_nothing():
     seed("--products", "30")
     before = snapshot()
-    counts = (User.objects.count(), StockLevel.objects.count(), StockMovement.objects.count())
+    counts = (
+        User.objects.count(),
+        Supplier.objects.count(),
+        StockLevel.objects.count(),
+        StockMovement.objects.count(),
+    )
 
     seed("--products", "30")
 
     assert snapshot() == before
     assert (
         User.objects.count(),
+        Supplier.objects.count(),
         StockLevel.objects.count(),
         StockMovement.objects.count(),
     ) == counts
@@ -195,7 +212,7 @@ def order_snapshot():
     ]
 
 
-def test_past_orders_are_placed_and_moved_on_through_the_order_services(
+def test_past_orders_are_placed_and_moved_on_through_the_services(
     django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True):
@@ -221,7 +238,9 @@ def test_past_orders_are_placed_and_moved_on_through_the_order_services(
             assert after.from_status == before.to_status
     assert (now - max(order.created_at for order in orders)).days < 30
     assert (now - min(order.created_at for order in orders)).days > 60
-    # Demo customers have real-looking addresses but must never get an email.
+    # Demo customers have real-looking addresses but must never get an email, not even
+    # about the parcels the carrier delivered.
+    assert Shipment.objects.exists()
     assert mail.outbox == []
 
 
@@ -262,11 +281,11 @@ def test_the_same_seed_gives_the_same_orders():
 def test_more_orders_top_up_and_a_second_run_adds_none():
     seed("--products", "30", "--orders", "12")
     first = order_snapshot()
-    ledger = StockMovement.objects.count()
+    ledger, parcels = StockMovement.objects.count(), Shipment.objects.count()
 
     seed("--products", "30", "--orders", "12")
     assert order_snapshot() == first
-    assert StockMovement.objects.count() == ledger
+    assert (StockMovement.objects.count(), Shipment.objects.count()) == (ledger, parcels)
 
     seed("--products", "30", "--orders", "20")
     after = order_snapshot()
@@ -306,3 +325,86 @@ def test_shipping_methods_are_seeded_for_checkout():
         ("Standard", True),
         ("Express", True),
     ]
+
+
+OPEN = (Status.PENDING_PAYMENT, Status.CONFIRMED, Status.PAID, Status.PARTIALLY_SHIPPED)
+GONE = (Status.SHIPPED, Status.DELIVERED, Status.COMPLETED)
+
+
+def test_goods_of_seeded_orders_leave_only_in_parcels_and_the_books_agree():
+    seed("--products", "40", "--customers", "6", "--orders", "50")
+
+    orders = Order.objects.prefetch_related("lines__shipment_lines", "shipments", "payments")
+    assert Counter(order.status for order in orders)[Status.COMPLETED] > 10
+    assert not Allocation.objects.exclude(order_line__order__status__in=OPEN).exists()
+    for order in orders:
+        if order.status in GONE:
+            for line in order.lines.all():
+                parcelled = sum(part.quantity for part in line.shipment_lines.all())
+                assert line.quantity_shipped == parcelled == line.quantity
+            assert {parcel.carrier for parcel in order.shipments.all()} == {Carrier.SIMULATED}
+        if order.status == Status.CANCELLED:
+            assert not order.shipments.exists()
+        if order.status in (Status.DELIVERED, Status.COMPLETED):
+            assert {parcel.status for parcel in order.shipments.all()} == {"delivered"}
+            [paid] = [p for p in order.payments.all() if p.status == Payment.Status.SUCCEEDED]
+            assert paid.amount == order.total
+        if order.payment_method == Order.PaymentMethod.CASH_ON_DELIVERY and order.status in (
+            Status.DELIVERED,
+            Status.COMPLETED,
+        ):
+            delivered = order.events.get(to_status=Status.DELIVERED).created_at
+            assert order.payments.get().paid_at == delivered
+    out = io.StringIO()
+    call_command("check_books", stdout=out)
+    assert out.getvalue().strip() == "The books agree."
+
+
+def test_the_ledger_holds_the_dated_sales_of_the_last_90_days():
+    seed("--products", "40", "--customers", "6", "--orders", "50")
+
+    now = timezone.now()
+    for order in Order.objects.prefetch_related("stock_movements", "shipments"):
+        reserved = [
+            m for m in order.stock_movements.all() if m.kind == StockMovement.Kind.RESERVATION
+        ]
+        assert reserved and {m.created_at for m in reserved} == {order.created_at}
+        for movement in order.stock_movements.all():
+            if movement.kind == StockMovement.Kind.SHIPMENT:
+                assert movement.created_at in {
+                    parcel.created_at for parcel in order.shipments.all()
+                }
+        for parcel in order.shipments.all():
+            steps = list(parcel.events.values_list("happened_at", flat=True))
+            assert steps[0] == parcel.created_at > order.created_at
+            assert steps == sorted(steps) and steps[-1] < now - timedelta(days=1)
+    sales = StockMovement.objects.filter(kind=StockMovement.Kind.RESERVATION)
+    assert (now - sales.earliest("created_at").created_at).days > 60
+    assert (now - sales.latest("created_at").created_at).days < 14
+    # The stock the orders sold from had arrived before the first of them.
+    receipts = StockMovement.objects.filter(kind=StockMovement.Kind.RECEIPT)
+    assert receipts.latest("created_at").created_at < sales.earliest("created_at").created_at
+
+
+def test_suppliers_restock_the_demo_and_replenishment_orders_what_sells():
+    seed("--products", "40", "--customers", "6", "--orders", "50")
+
+    assert Supplier.objects.count() == 5
+    assert all(supplier.lead_time_days > 1 for supplier in Supplier.objects.all())
+    assert not StockLevel.objects.filter(supplier__isnull=True).exists()
+
+    plans = replenish_stock()
+
+    outcomes = Counter(plan.outcome for plan in plans)
+    assert outcomes[Outcome.ORDER] >= 1
+    assert outcomes[Outcome.ABOVE_REORDER_POINT] >= 1
+    ordered = PurchaseOrderLine.objects.select_related("purchase_order__supplier")
+    assert ordered.exists()
+    for line in ordered:
+        level = StockLevel.objects.get(
+            variant=line.variant, warehouse=line.purchase_order.warehouse
+        )
+        assert line.purchase_order.supplier == level.supplier
+    on_order = sorted(ordered.values_list("variant_id", "quantity"))
+    assert Outcome.ORDER not in {plan.outcome for plan in replenish_stock()}
+    assert sorted(ordered.values_list("variant_id", "quantity")) == on_order

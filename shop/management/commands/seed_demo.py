@@ -3,13 +3,18 @@
 Product number i is always drawn from its own generator seeded with (--seed, i), so the same
 seed gives the same shop, and a larger --products tops an earlier run up instead of starting
 over. Products and variants go through catalog.bulk exactly like an imported file; stock
-arrives through shipping's receive_stock_batch, so the ledger and the availability figures
-are real. Past orders are placed like a shopper places them (cart, place_order) and moved on
-by the order services, each drawn from its own generator seeded with (--seed, order number)
-and marked with its own checkout token, so a larger --orders tops up too.
+arrives through shipping's receive_stock_batch from the suppliers that restock it, so the
+ledger and the availability figures are real. Past orders are placed like a shopper places
+them (cart, place_order), paid or cancelled through the payment and order services, and
+shipped in parcels through the shipping services, whose carrier tracking delivers them; each
+is drawn from its own generator seeded with (--seed, order number) and marked with its own
+checkout token, so a larger --orders tops up too. The orders' steps are taken in the order
+they happened and dated then (order events, stock ledger rows, parcel steps), so the ledger
+holds the months of sales that replenishment plans on.
 """
 
 import argparse
+import heapq
 import io
 import random
 import re
@@ -22,6 +27,7 @@ from decimal import Decimal
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw, ImageFont
@@ -32,7 +38,7 @@ from accounts.selectors import addresses_of
 from accounts.services import create_address, create_user, setup_roles
 from catalog.bulk import CatalogRow, ensure_attribute, ensure_category, upsert_catalog
 from catalog.models import Product, Variant
-from catalog.services import add_product_image
+from catalog.services import add_product_image, fold_units_sold
 from orders.models import Order
 from orders.services import (
     ADDRESS_FIELDS,
@@ -44,8 +50,20 @@ from orders.services import (
     place_order,
     remove_from_cart,
 )
-from payments.services import mark_cash_collected, mark_order_transfer_received, open_payment
-from shipping.services import create_shipping_method, create_warehouse, receive_stock_batch
+from payments.models import Payment as PaymentRecord
+from payments.services import mark_order_transfer_received, open_placed_order
+from shipping.emails import KINDS as PARCEL_EMAILS
+from shipping.models import Carrier, Shipment, ShipmentEvent, StockMovement
+from shipping.services import (
+    assign_supplier,
+    create_shipping_method,
+    create_supplier,
+    create_warehouse,
+    pack_what_is_left,
+    receive_stock_batch,
+    track_shipment,
+)
+from shop.models import SentEmail
 
 DEMO_PASSWORD = "demo-shop-2026"  # noqa: S105 - demo data only, printed for the developer
 STAFF = [
@@ -113,6 +131,14 @@ WAREHOUSES = [
     ("rotterdam", "Rotterdam port", 20, "Rotterdam", "NL"),
     ("lyon", "Lyon south", 10, "Lyon", "FR"),
 ]
+SUPPLIERS = {
+    # top-level category: name, email, lead time (days), days between orders
+    "Clothing": ("Fjord Textile Works", "orders@fjord-textiles.example", 12, 14),
+    "Shoes": ("Stride Footwear Supply", "orders@stride-supply.example", 9, 14),
+    "Electronics": ("Voltix Distribution", "orders@voltix-distribution.example", 5, 7),
+    "Home": ("Casa Home Wholesale", "orders@casa-wholesale.example", 7, 7),
+    "Sports": ("Peak Outdoor Supply", "orders@peak-outdoor.example", 8, 14),
+}
 CATEGORY_DESCRIPTIONS = {
     ("Clothing",): "Everyday clothes in honest fabrics, for men and women.",
     ("Clothing", "Men"): "Shirts, tees, jackets and jeans cut for men.",
@@ -716,6 +742,13 @@ def order_token(seed, number):
     return f"demo:{seed}:{number}"
 
 
+def order_age(seed, number):
+    """How long ago demo order `number` was placed, skewed towards recent days like a shop
+    that is growing."""
+    rng = random.Random(f"{seed}:placed:{number}")
+    return HISTORY_END + (timedelta(days=HISTORY_DAYS) - HISTORY_END) * rng.random() ** 1.4
+
+
 @dataclass(frozen=True)
 class Shopper:
     user: User
@@ -817,10 +850,12 @@ class Step:
 
 
 def order_history(rng, *, payment, placed, until):
-    """The steps an order went through after it was placed, up to `until`.
+    """The steps staff and shoppers took after an order was placed, up to `until`.
 
     Cash on delivery goes straight to shipping; a bank transfer is paid first. A few
     orders are cancelled: by the shopper within hours, or a transfer that never came.
+    "Shipped" is when staff pack the parcels and hand them to the carrier, whose tracking
+    then delivers them within a day or two; a week or two later the order is completed.
     Later steps have not happened yet for the most recent orders.
     """
 
@@ -837,14 +872,70 @@ def order_history(rng, *, payment, placed, until):
         if payment == Payment.BANK_TRANSFER:
             at += hours(2, 48)
             steps.append(Step(Status.PAID, at, "Transfer received."))
-        for status, low, high in (
-            (Status.SHIPPED, 12, 48),
-            (Status.DELIVERED, 24, 96),
-            (Status.COMPLETED, 7 * 24, 14 * 24),
-        ):
+        for status, low, high in ((Status.SHIPPED, 12, 48), (Status.COMPLETED, 8 * 24, 15 * 24)):
             at += hours(low, high)
             steps.append(Step(status, at))
     return [step for step in steps if step.at <= until]
+
+
+def pack_demo_order(order, *, at, staff):
+    """Pack everything of the order and hand it to the simulated carrier, dated `at`.
+
+    The units leave stock through pack_what_is_left. The parcels, their first step and the
+    ledger rows are then dated `at`, so the carrier's tracking counts its journey from there.
+    """
+    parcels = pack_what_is_left(order=order, user=staff, carrier=Carrier.SIMULATED)
+    Shipment.objects.filter(order=order).update(created_at=at, updated_at=at)
+    ShipmentEvent.objects.filter(shipment__order=order).update(happened_at=at)
+    StockMovement.objects.filter(order=order, kind=StockMovement.Kind.SHIPMENT).update(
+        created_at=at
+    )
+    # The demo's parcels travelled in the past: their shipped and delivered emails count as
+    # sent then (shipping.emails keys them so), so demo customers get none now, nor when the
+    # carrier poll delivers a parcel still on its way.
+    SentEmail.objects.bulk_create(
+        SentEmail(key=f"shipment:{parcel.pk}:{kind}", recipient=order.email, subject=kind)
+        for parcel in parcels
+        for kind in PARCEL_EMAILS
+    )
+    for parcel in parcels:
+        parcel.created_at = at
+    return parcels
+
+
+def date_demo_history(order, *, placed_at, history):
+    """Date the order's events, its ledger rows and its payment when each step happened.
+
+    The steps the seed took carry their own times, except that the order is shipped and
+    delivered when the carrier reported its first and last parcels on their way and arrived.
+    """
+    at = {step.status: step.at for step in history}
+    parcels = ShipmentEvent.objects.filter(shipment__order=order)
+    shipped = parcels.filter(status=Shipment.Status.SHIPPED).aggregate(
+        first=Min("happened_at"), last=Max("happened_at")
+    )
+    arrived = parcels.filter(status=Shipment.Status.DELIVERED).aggregate(last=Max("happened_at"))
+    delivered = arrived["last"]
+    when = {
+        **at,
+        Status.PENDING_PAYMENT: placed_at,
+        Status.CONFIRMED: placed_at,
+        Status.PARTIALLY_SHIPPED: shipped["first"],
+        Status.SHIPPED: shipped["last"],
+        Status.DELIVERED: delivered,
+    }
+    events = order.events.order_by("created_at", "pk")
+    backdate_order(order=order, times=[when[event.to_status] for event in events])
+    ledger = StockMovement.objects.filter(order=order)
+    ledger.filter(kind=StockMovement.Kind.RESERVATION).update(created_at=placed_at)
+    if Status.CANCELLED in at:
+        ledger.filter(kind=StockMovement.Kind.RELEASE).update(created_at=at[Status.CANCELLED])
+    if delivered is not None:
+        PaymentRecord.objects.filter(
+            order=order,
+            method=Payment.CASH_ON_DELIVERY,
+            status=PaymentRecord.Status.SUCCEEDED,
+        ).update(paid_at=delivered)
 
 
 class ProductCards:
@@ -914,9 +1005,9 @@ def _count(text):
 
 class Command(BaseCommand):
     help = (
-        "Create demo staff (one per role), customers, a realistic catalog with stock and "
-        "drawn product images, and past orders. The same --seed gives the same data; safe to "
-        "run twice."
+        "Create demo staff (one per role), customers, suppliers, a realistic catalog with "
+        "stock and drawn product images, and past orders shipped through the shipping "
+        "services. The same --seed gives the same data; safe to run twice."
     )
 
     def add_arguments(self, parser):
@@ -924,7 +1015,10 @@ class Command(BaseCommand):
         parser.add_argument("--customers", type=_count, default=20)
         parser.add_argument("--products", type=_count, default=200)
         parser.add_argument(
-            "--orders", type=_count, default=60, help="Past orders of the demo customers."
+            "--orders",
+            type=_count,
+            default=150,
+            help="Past orders of the demo customers, over the last 90 days.",
         )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
         parser.add_argument(
@@ -937,12 +1031,16 @@ class Command(BaseCommand):
             return
         started = time.monotonic()
         self.progress = options["verbosity"] > 0
+        now = timezone.now()
         with transaction.atomic():
             self.seed_staff()
             self.seed_customers(customers)
             methods = self.seed_shipping_methods()
-        self.seed_catalog(count=products, seed=seed, images=not no_images)
-        self.seed_orders(count=orders, seed=seed, methods=methods)
+            suppliers = self.seed_suppliers()
+        self.seed_catalog(
+            count=products, seed=seed, images=not no_images, suppliers=suppliers, now=now
+        )
+        self.seed_orders(count=orders, seed=seed, methods=methods, now=now)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded in {time.monotonic() - started:.1f} s: "
@@ -1007,7 +1105,16 @@ class Command(BaseCommand):
             )
         }
 
-    def seed_catalog(self, *, count, seed, images):
+    def seed_suppliers(self):
+        """The supplier of each top-level category; a second run leaves staff's changes alone."""
+        return {
+            category: create_supplier(
+                name=name, email=email, lead_time_days=lead_time, review_days=review_days
+            )
+            for category, (name, email, lead_time, review_days) in SUPPLIERS.items()
+        }
+
+    def seed_catalog(self, *, count, seed, images, suppliers, now):
         """Write products 1..count in chunks, each with its stock and (optionally) images."""
         for position, (slug, name, values) in enumerate(ATTRIBUTES):
             ensure_attribute(slug=slug, name=name, position=position, values=values)
@@ -1032,22 +1139,40 @@ class Command(BaseCommand):
             for start in range(1, count + 1, CHUNK):
                 demo = [demo_product(seed, n) for n in range(start, min(start + CHUNK, count + 1))]
                 upsert_catalog(rows=[row for product in demo for row in product.rows])
-                self.receive_demo_stock(demo, seed=seed, warehouses=warehouses)
+                self.receive_demo_stock(
+                    demo, seed=seed, warehouses=warehouses, suppliers=suppliers, now=now
+                )
                 if cards is not None:
                     self.add_demo_images(demo, cards=cards)
                 bar.update(len(demo))
 
-    def receive_demo_stock(self, demo, *, seed, warehouses):
-        """Stock the variants that have never had any, so a second run receives nothing."""
-        skus = [row.sku for product in demo for row in product.rows]
-        new = Variant.objects.filter(sku__in=skus, stock_levels__isnull=True).order_by("pk")
-        receive_stock_batch(
+    def receive_demo_stock(self, demo, *, seed, warehouses, suppliers, now):
+        """Stock the variants that have never had any, so a second run receives nothing.
+
+        Each new stock level is restocked by the supplier of its product's top-level
+        category, and its first units arrived before the order history begins.
+        """
+        categories = {row.sku: row.category[0] for product in demo for row in product.rows}
+        skus = dict(
+            Variant.objects.filter(sku__in=categories, stock_levels__isnull=True)
+            .order_by("pk")
+            .values_list("pk", "sku")
+        )
+        levels = receive_stock_batch(
             receipts=[
                 (variant_id, warehouses[code].pk, quantity)
-                for variant_id, sku in new.values_list("pk", "sku")
+                for variant_id, sku in skus.items()
                 for code, quantity in stock_plan(seed, sku).items()
             ],
             note=STOCK_NOTE,
+        )
+        by_category = defaultdict(list)
+        for level in levels:
+            by_category[categories[skus[level.variant_id]]].append(level)
+        for category, category_levels in by_category.items():
+            assign_supplier(supplier=suppliers[category], stock_levels=category_levels)
+        StockMovement.objects.filter(stock_level__in=levels, note=STOCK_NOTE).update(
+            created_at=now - timedelta(days=HISTORY_DAYS + 1)
         )
 
     def add_demo_images(self, demo, *, cards):
@@ -1061,8 +1186,14 @@ class Command(BaseCommand):
                 alt=product.title,
             )
 
-    def seed_orders(self, *, count, seed, methods):
-        """Place demo orders 1..count that are not there yet, each in its own transaction."""
+    def seed_orders(self, *, count, seed, methods, now):
+        """Place demo orders 1..count that are not there yet and live their histories.
+
+        The orders' steps are taken in the order they happened, interleaved, so each order
+        buys from the stock the earlier ones left and the stock ledger reads in time order
+        (check_books compares each level with its latest ledger row). It is all one
+        transaction: an interrupted run leaves no order half-lived.
+        """
         tokens = [order_token(seed, number) for number in range(1, count + 1)]
         placed = set(
             Order.objects.filter(checkout_token__in=tokens).values_list("checkout_token", flat=True)
@@ -1090,34 +1221,52 @@ class Command(BaseCommand):
         if not habits.leaves:
             return
         staff = User.objects.filter(email="orders@example.com").first()
-        now = timezone.now()
+        lives = []
+        for number in missing:
+            life = self.live_demo_order(
+                rng=random.Random(f"{seed}:order:{number}"),
+                token=order_token(seed, number),
+                placed_at=now - order_age(seed, number),
+                habits=habits,
+                methods=methods,
+                staff=staff,
+                until=now - HISTORY_END,
+            )
+            heapq.heappush(lives, (next(life), number, life))
         unfilled = 0
-        with tqdm(
-            total=count,
-            initial=count - len(missing),
-            unit="order",
-            desc="Orders",
-            disable=not self.progress,
-        ) as bar:
-            for number in missing:
-                order = self.place_demo_order(
-                    rng=random.Random(f"{seed}:order:{number}"),
-                    token=order_token(seed, number),
-                    habits=habits,
-                    methods=methods,
-                    staff=staff,
-                    now=now,
-                )
-                unfilled += order is None
-                bar.update(1)
+        with (
+            transaction.atomic(),
+            tqdm(
+                total=count,
+                initial=count - len(missing),
+                unit="order",
+                desc="Orders",
+                disable=not self.progress,
+            ) as bar,
+        ):
+            while lives:
+                _at, number, life = heapq.heappop(lives)
+                try:
+                    heapq.heappush(lives, (next(life), number, life))
+                except StopIteration as end:
+                    unfilled += end.value is None
+                    bar.update(1)
+        # The bestsellers count the demo's sales now rather than at the next scheduled fold.
+        fold_units_sold()
         if unfilled:
             self.stdout.write(f"{unfilled} demo orders found nothing in stock to buy.")
 
-    def place_demo_order(self, *, rng, token, habits, methods, staff, now):
-        """Place one demo order as its customer would, then move it along its history.
+    def live_demo_order(self, *, rng, token, placed_at, habits, methods, staff, until):
+        """One demo order's life, up to `until`: yields when its next step happens.
 
-        Whatever was left in the demo customer's cart is taken out first.
+        The caller resumes it at that moment; it returns the order, or None when nothing the
+        customer wanted was in stock. The customer places it from their cart (whatever was
+        left in it is taken out first), and each later step goes through the service staff or
+        the shopper would use: payments marks a transfer received, orders cancels, shipping
+        packs the parcels and the carrier's tracking moves them on; the order follows its
+        parcels and payments collects cash on delivery. Last, its history is dated.
         """
+        yield placed_at
         shopper = rng.choices(habits.shoppers, weights=[s.activity for s in habits.shoppers])[0]
         lines = []
         for _attempt in range(5):
@@ -1128,41 +1277,41 @@ class Command(BaseCommand):
             return None
         payment = rng.choices((Payment.CASH_ON_DELIVERY, Payment.BANK_TRANSFER), weights=(3, 2))[0]
         method = methods["Express"] if rng.random() < 0.15 else methods["Standard"]
-        # Skewed towards recent days, like a shop that is growing.
-        age = HISTORY_END + (timedelta(days=HISTORY_DAYS) - HISTORY_END) * rng.random() ** 1.4
-        placed_at = now - age
-        history = order_history(rng, payment=payment, placed=placed_at, until=now - HISTORY_END)
+        history = order_history(rng, payment=payment, placed=placed_at, until=until)
         user = shopper.user
-        with transaction.atomic():
-            cart = open_customer_cart(user=user)
-            for line in cart.lines.all():
-                remove_from_cart(cart=cart, line_id=line.pk)
-            for variant_id, quantity in lines:
-                add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity)
-            order = place_order(
-                cart=cart,
-                checkout_token=token,
-                email=user.email,
-                address=shopper.address,
-                shipping_method_id=method.pk,
-                payment_method=payment,
-                user=user,
-                notify=False,
-            )
-            for step in history:
-                by = user if step.by_customer else staff
-                if step.status == Status.CANCELLED:
-                    cancel_order(order=order, user=by, note=step.note, notify=False)
-                elif step.status == Status.PAID and payment == Order.PaymentMethod.BANK_TRANSFER:
-                    mark_order_transfer_received(
-                        order=order, user=staff, paid_at=step.at, notify=False
-                    )
-                else:
-                    change_status(order=order, to_status=step.status, user=by, note=step.note)
-                    if (
-                        step.status == Status.DELIVERED
-                        and payment == Order.PaymentMethod.CASH_ON_DELIVERY
-                    ):
-                        mark_cash_collected(payment=open_payment(order=order), paid_at=step.at)
-            backdate_order(order=order, times=[placed_at] + [step.at for step in history])
+        cart = open_customer_cart(user=user)
+        for line in cart.lines.all():
+            remove_from_cart(cart=cart, line_id=line.pk)
+        for variant_id, quantity in lines:
+            add_to_cart(cart=cart, variant_id=variant_id, quantity=quantity)
+        order = place_order(
+            cart=cart,
+            checkout_token=token,
+            email=user.email,
+            address=shopper.address,
+            shipping_method_id=method.pk,
+            payment_method=payment,
+            user=user,
+            notify=False,
+        )
+        # What payments does once the placed order is committed, done now: the courier's
+        # cash is collected into this payment when the parcels arrive.
+        open_placed_order(order=order)
+        parcels = []
+        for step in history:
+            yield step.at
+            for parcel in parcels:
+                track_shipment(shipment=parcel, now=step.at)
+            by = user if step.by_customer else staff
+            if step.status == Status.CANCELLED:
+                cancel_order(order=order, user=by, note=step.note, notify=False)
+            elif step.status == Status.PAID:
+                mark_order_transfer_received(order=order, user=staff, paid_at=step.at, notify=False)
+            elif step.status == Status.SHIPPED:
+                parcels = pack_demo_order(order, at=step.at, staff=staff)
+            else:
+                change_status(order=order, to_status=step.status, user=by, note=step.note)
+        for parcel in parcels:
+            track_shipment(shipment=parcel, now=until)
+        date_demo_history(order, placed_at=placed_at, history=history)
         return order

@@ -75,9 +75,13 @@ def test_only_the_payment_page_lets_stripe_in(client, stripe_settings):
     order_page = client.get(order.get_absolute_url(), {"key": order.access_key})
 
     policy = payment_page["Content-Security-Policy"]
-    assert re.search(r"script-src [^;]*https://js\.stripe\.com", policy)
+    assert re.search(r"script-src 'self' [^;]*https://js\.stripe\.com", policy)
     assert re.search(r"frame-src [^;]*https://js\.stripe\.com", policy)
-    assert "stripe" not in order_page.get("Content-Security-Policy", "")
+    assert re.search(r"connect-src 'self' https://api\.stripe\.com", policy)
+    assert "'unsafe-inline'" not in re.search(r"script-src [^;]*", policy).group()
+    # The shop's own policy, with Stripe added: not a separate, looser one.
+    assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "stripe" not in order_page["Content-Security-Policy"]
     assert "js.stripe.com" not in order_page.content.decode()
 
 

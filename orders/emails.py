@@ -1,32 +1,27 @@
-"""Order emails: what each one says, and queueing it once the order's transaction commits."""
+"""Order emails: what each one says, and queueing it in the order's transaction."""
 
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 
+from shop import outbox
 from shop.emails import send_templated_email
 from shop.models import SentEmail
 
-from .models import Order, OrderEvent
+from .models import Order
 
-# A "transfer_reminder" lost on the way is not swept: remind_unpaid_transfers queues it again.
 KINDS = ("placed", "cancelled", "transfer_reminder")
-# The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
-SWEEP_GRACE = timedelta(minutes=10)
-SWEEP_WINDOW = timedelta(days=1)
 
 
 def queue_order_email(*, order, kind):
-    """Send the `kind` email for this order once the current transaction commits.
+    """Send the `kind` email for this order through the outbox, with the current transaction.
 
-    Robust: when the broker is down the order still goes through; the sweep sends it later.
+    When the broker is down the order still goes through; the outbox sends the email later.
     """
     _check_kind(kind)
-    from .tasks import send_order_email
-
-    transaction.on_commit(lambda: send_order_email.delay(order.pk, kind), robust=True)
+    key = order_email_key(order.pk, kind)
+    outbox.enqueue("orders.tasks.send_order_email", order.pk, kind, key=key)
 
 
 def _check_kind(kind):
@@ -93,19 +88,3 @@ def deliver_order_email(*, order, kind):
         context=context,
         language=order.language,
     )
-
-
-def unsent_order_emails(*, now):
-    """(order id, kind) of the emails that should have gone out but have no log row.
-
-    They are the ones whose task never reached the broker, or failed for good.
-    """
-    since, until = now - SWEEP_WINDOW, now - SWEEP_GRACE
-    placed = Order.objects.filter(created_at__range=(since, until)).values_list("pk", flat=True)
-    cancelled = OrderEvent.objects.filter(
-        to_status=Order.Status.CANCELLED, created_at__range=(since, until)
-    ).values_list("order_id", flat=True)
-    wanted = {order_email_key(pk, "placed"): (pk, "placed") for pk in placed}
-    wanted |= {order_email_key(pk, "cancelled"): (pk, "cancelled") for pk in cancelled}
-    sent = set(SentEmail.objects.filter(key__in=wanted).values_list("key", flat=True))
-    return [email for key, email in wanted.items() if key not in sent]

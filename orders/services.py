@@ -10,29 +10,40 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django_countries import countries
 
 from catalog.models import Variant
 from catalog.services import record_units_sold
 from shipping.models import ShippingMethod
 from shipping.services import (
+    OutOfStock,
+    Shortage,
     parcel_weight,
     release_reservation,
     reserve_stock,
     serves,
     shipping_price,
 )
+from shop import outbox
+from shop.audit import record
 from shop.money import quantize
 
 from . import selectors
 from .emails import queue_order_email, sent_order_emails
-from .models import Cart, CartLine, Order, OrderEvent, OrderLine, Voucher, VoucherRedemption
-from .signals import order_cancelled, order_placed
+from .models import (
+    Cart,
+    CartLine,
+    Order,
+    OrderEvent,
+    OrderLine,
+    StaffAction,
+    Voucher,
+    VoucherRedemption,
+)
 
 Status = Order.Status
 
@@ -55,15 +66,6 @@ TRANSITIONS = {
 # Statuses only an order's shipments move it into (through follow_shipments): goods leave
 # the warehouse in parcels, never by a status change alone.
 FULFILMENT_STATUSES = frozenset({Status.PARTIALLY_SHIPPED, Status.SHIPPED, Status.DELIVERED})
-
-
-class StaffAction(models.TextChoices):
-    MARK_PAID = "mark_paid", _lazy("Mark paid (bank transfer received)")
-    SHIP = "ship", _lazy("Pack and ship what is left")
-    DELIVER = "deliver", _lazy("Mark the parcels delivered")
-    COMPLETE = "complete", _lazy("Mark completed")
-    CANCEL = "cancel", _lazy("Cancel (releases the stock)")
-    REFUND = "refund", _lazy("Refund")
 
 
 # What staff may do to an order in each status; the admin offers these and nothing else.
@@ -528,8 +530,19 @@ def _create_order(**fields):
 
 
 def _buyable_lines(cart):
-    """The cart's lines in variant order, refusing any that can't be bought as they are."""
-    lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
+    """The cart's lines in variant order with their unit prices now ({line id: price}),
+    refusing any that can't be bought as they are.
+
+    A line asking for more than the variant's availability figure is refused here, before
+    anything is written or locked: the figure changes with the stock rows in one
+    transaction, so it says what reserve_stock would find. reserve_stock still decides,
+    under its locks, for the checkouts that race for the last units.
+    """
+    lines = list(
+        cart.lines.select_related("variant__product")
+        .defer("variant__product__description", "variant__product__search_vector")
+        .order_by("variant_id")
+    )
     if not lines:
         raise CheckoutError(_("Your cart is empty."))
     for line in lines:
@@ -544,13 +557,25 @@ def _buyable_lines(cart):
                 _("You can buy at most %(max)s of “%(item)s” per order.")
                 % {"max": settings.CART_MAX_QUANTITY, "item": variant}
             )
-    changed = [line for line in lines if selectors.unit_price(line.variant) != line.price_seen]
+    prices = {line.pk: selectors.unit_price(line.variant) for line in lines}
+    changed = [line for line in lines if prices[line.pk] != line.price_seen]
     if changed:
         raise PriceChanged(
             _("The price of %(items)s changed. Please review your order.")
             % {"items": ", ".join(f"“{line.variant}”" for line in changed)}
         )
-    return lines
+    short = [line for line in lines if line.quantity > line.variant.stock_available]
+    if short:
+        raise OutOfStock(
+            Shortage(
+                variant_id=line.variant_id,
+                sku=line.variant.sku,
+                requested=line.quantity,
+                available=max(line.variant.stock_available, 0),
+            )
+            for line in short
+        )
+    return lines, prices
 
 
 def place_order(
@@ -573,6 +598,12 @@ def place_order(
     is locked so its usage limits hold under concurrent checkouts. A second call with the
     same checkout token returns the order the first one placed. notify=False sends no
     email, for orders recorded rather than placed by the shopper (demo data).
+
+    Locks are taken cart, voucher, stock rows, as cancel_order takes them, and the stock
+    rows last of all: every other checkout of a bestseller waits for them, so everything
+    that can be read, priced and written first is done before reserve_stock, which leaves
+    only its own writes between the lock and the commit. Units sold are noted in an
+    append-only table rather than on the product row, which would be as hot.
     """
     if not checkout_token:
         raise CheckoutError(_("This checkout has expired. Please review your order again."))
@@ -589,13 +620,12 @@ def place_order(
         placed = Order.objects.filter(checkout_token=checkout_token).first()
         if placed is not None:
             return placed
-        lines = _buyable_lines(cart)
+        lines, prices = _buyable_lines(cart)
         weight = parcel_weight((line.variant, line.quantity) for line in lines)
         method = active_shipping_method(
             shipping_method_id, country=address["country"], weight_grams=weight
         )
         voucher = find_voucher(voucher_code, lock=True) if str(voucher_code).strip() else None
-        prices = {line.pk: selectors.unit_price(line.variant) for line in lines}
         quote = quote_order(
             amounts=[(prices[line.pk], line.quantity, line.variant.price) for line in lines],
             shipping_method=method,
@@ -649,7 +679,6 @@ def place_order(
             )
             for line, discount in zip(lines, discounts, strict=True)
         )
-        reserve_stock(order_lines=order_lines, user=user)
         record_units_sold(quantities=_units_per_product(order_lines))
         if voucher is not None:
             Voucher.objects.filter(pk=voucher.pk).update(times_used=F("times_used") + 1)
@@ -658,10 +687,10 @@ def place_order(
         cart.lines.all().delete()
         if notify:
             queue_order_email(order=order, kind="placed")
-        order_id = order.pk
-        transaction.on_commit(
-            lambda: order_placed.send(sender=Order, order_id=order_id), robust=True
+        outbox.enqueue(
+            "orders.tasks.announce_order_placed", order.pk, key=f"order:{order.pk}:placed-signal"
         )
+        reserve_stock(order_lines=order_lines, user=user)
     return order
 
 
@@ -730,6 +759,14 @@ def _record_status(*, order, to_status, user=None, note=""):
         to_status=to_status,
         user=user if user is not None and user.is_authenticated else None,
         note=note[:255],
+    )
+    record(
+        actor=user,
+        action="order.status_changed",
+        target=locked,
+        before={"status": locked.status},
+        after={"status": to_status},
+        note=note,
     )
     locked.status = to_status
     locked.save(update_fields=["status", "updated_at"])
@@ -802,8 +839,11 @@ def cancel_order(*, order, user=None, note="", notify=True) -> Order:
         release_reservation(order=order, user=user, note=note)
         lines = order.lines.select_related("variant")
         record_units_sold(quantities=_units_per_product(lines, sign=-1))
-        order_id = order.pk
-        transaction.on_commit(lambda: order_cancelled.send(sender=Order, order_id=order_id))
+        outbox.enqueue(
+            "orders.tasks.announce_order_cancelled",
+            order.pk,
+            key=f"order:{order.pk}:cancelled-signal",
+        )
         if notify:
             queue_order_email(order=order, kind="cancelled")
     return order

@@ -1,12 +1,12 @@
 """Celery tasks of the orders app: thin, safe to run twice, calling emails and services."""
 
 from celery import shared_task
-from django.utils import timezone
 
 from shop.emails import EMAIL_TASK_OPTIONS
 
 from . import emails, services
 from .models import Order
+from .signals import order_cancelled, order_placed
 
 
 @shared_task(**EMAIL_TASK_OPTIONS)
@@ -18,12 +18,22 @@ def send_order_email(order_id, kind):
 
 
 @shared_task(acks_late=True)
-def sweep_order_emails():
-    """Queue again the order emails that never went out, e.g. while the broker was down."""
-    unsent = emails.unsent_order_emails(now=timezone.now())
-    for order_id, kind in unsent:
-        send_order_email.delay(order_id, kind)
-    return len(unsent)
+def announce_order_placed(order_id):
+    """Send `order_placed` (through the outbox, after the order's commit).
+
+    Not robust: a receiver that fails fails the task, and the outbox runs it again later.
+    """
+    order_placed.send(sender=Order, order_id=order_id)
+
+
+@shared_task(acks_late=True)
+def announce_order_cancelled(order_id):
+    """Send `order_cancelled` (through the outbox, after the cancellation's commit).
+
+    Not robust: when settling the payment fails the outbox runs it again later, and the
+    shopper, whose cancellation has committed, never sees the error.
+    """
+    order_cancelled.send(sender=Order, order_id=order_id)
 
 
 @shared_task(acks_late=True)

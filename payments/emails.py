@@ -1,35 +1,28 @@
 """Payment emails: payment received, payment failed, refund issued; each sent once, after commit."""
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 
 from orders.emails import order_link
-from orders.models import Order
+from shop import outbox
 from shop.emails import send_templated_email
-from shop.models import SentEmail
 
 from .models import Payment, Refund
 
 # "refund_due" tells the shopper what staff will pay back by hand; "refunded", that it went back.
 KINDS = ("received", "failed", "refund_due", "refunded")
-# The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
-SWEEP_GRACE = timedelta(minutes=10)
-SWEEP_WINDOW = timedelta(days=1)
 
 
 def queue_payment_email(*, kind, pk):
-    """Send the `kind` email about payment (or refund) `pk` once the transaction commits.
+    """Send the `kind` email about payment (or refund) `pk` through the outbox.
 
-    Robust: when the broker is down the payment still goes through; the sweep sends it later.
+    When the broker is down the payment still goes through; the outbox sends the email later.
     """
     _check_kind(kind)
-    from .tasks import send_payment_email
-
-    transaction.on_commit(lambda: send_payment_email.delay(kind, pk), robust=True)
+    key = payment_email_key(kind, pk)
+    outbox.enqueue("payments.tasks.send_payment_email", kind, pk, key=key)
 
 
 def _check_kind(kind):
@@ -81,33 +74,3 @@ def deliver_payment_email(*, kind, pk):
         context=context,
         language=order.language,
     )
-
-
-def unsent_payment_emails(*, now):
-    """(kind, pk) of the emails that should have gone out but have no log row.
-
-    Cash collected by the courier gets no "payment received" email: the shopper was there.
-    """
-    since, until = now - SWEEP_WINDOW, now - SWEEP_GRACE
-    received = Payment.objects.filter(
-        status=Payment.Status.SUCCEEDED, paid_at__range=(since, until)
-    ).exclude(method=Order.PaymentMethod.CASH_ON_DELIVERY)
-    failed = Payment.objects.filter(status=Payment.Status.FAILED, updated_at__range=(since, until))
-    refunded = Refund.objects.filter(
-        status=Refund.Status.SUCCEEDED, completed_at__range=(since, until)
-    )
-    due = Refund.objects.filter(
-        status=Refund.Status.PENDING, is_manual=True, created_at__range=(since, until)
-    )
-    wanted = {}
-    kinds = (
-        ("received", received),
-        ("failed", failed),
-        ("refund_due", due),
-        ("refunded", refunded),
-    )
-    for kind, rows in kinds:
-        for pk in rows.values_list("pk", flat=True):
-            wanted[payment_email_key(kind, pk)] = (kind, pk)
-    sent = set(SentEmail.objects.filter(key__in=wanted).values_list("key", flat=True))
-    return [email for key, email in wanted.items() if key not in sent]

@@ -4,10 +4,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from .models import Payment, Refund, WebhookEvent
-
-# How many stored events one sweep queues; the next sweep takes the rest.
-SWEEP_BATCH = 500
+from .models import Payment, Refund
 
 
 def card_payment(*, order, reference):
@@ -42,16 +39,6 @@ def stripe_payments_since(since):
     )
 
 
-def pending_stripe_refunds(*, created_before=None):
+def pending_stripe_refunds():
     refunds = Refund.objects.filter(status=Refund.Status.PENDING, is_manual=False)
-    if created_before is not None:
-        refunds = refunds.filter(created_at__lt=created_before)
     return refunds.select_related("payment__order").order_by("created_at", "pk")
-
-
-def unprocessed_webhook_event_ids():
-    return list(
-        WebhookEvent.objects.filter(processed_at__isnull=True)
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )

@@ -23,6 +23,8 @@ from orders.services import (
     change_status,
     staff_actions,
 )
+from shop import outbox
+from shop.audit import record
 from shop.money import quantize, to_minor_units
 
 from . import selectors
@@ -311,13 +313,12 @@ def _record_success(payment):
         failure_message="",
     )
     if order.status == OrderStatus.CANCELLED:
-        refund = request_refund(
+        request_refund(
             payment=payment,
             amount=payment.amount,
             reason=_("The order was cancelled before the payment arrived."),
             idempotency_key=f"cancelled-{payment.pk}",
         )
-        _send_refund_on_commit(refund)
         return Change(payment, change.before, change.after, _("order cancelled: refunded"))
     change_status(order=order, to_status=OrderStatus.PAID, note=_("Card payment received."))
     _cancel_other_payments(order, keep=payment)
@@ -343,9 +344,10 @@ def _cancel_other_payments(order, *, keep):
 
 
 def _cancel_intent_on_commit(reference):
-    from .tasks import cancel_payment_intent
-
-    transaction.on_commit(lambda: cancel_payment_intent.delay(reference), robust=True)
+    """Cancel the PaymentIntent at Stripe through the outbox, once the transaction commits."""
+    outbox.enqueue(
+        "payments.tasks.cancel_payment_intent", reference, key=f"payments:cancel-intent:{reference}"
+    )
 
 
 def cancel_card_intent(*, reference):
@@ -406,6 +408,13 @@ def mark_transfer_received(*, payment, user, paid_at=None, notify=True):
         if payment.status == Status.SUCCEEDED:
             raise PaymentError(_("This transfer was already marked received."))
         order = Order.objects.select_for_update().get(pk=payment.order_id)
+        record(
+            actor=user,
+            action="payment.transfer_received",
+            target=payment,
+            before={"status": payment.status},
+            after={"status": Status.SUCCEEDED},
+        )
         # Cancelling the order cancelled its open payment: that is the one the money is for.
         if order.status == OrderStatus.CANCELLED and payment.status in (*OPEN, Status.CANCELLED):
             _move(
@@ -475,10 +484,11 @@ def open_cash_payment(*, order_id):
     ).first()
 
 
-def mark_cash_collected(*, payment, paid_at=None):
+def mark_cash_collected(*, payment, paid_at=None, user=None):
     """The courier collected the cash on delivery: the payment succeeds.
 
-    The order itself has moved on through fulfilment already and keeps its status.
+    The order itself has moved on through fulfilment already and keeps its status. `user` is
+    the staff member who recorded it by hand (none when the delivery recorded it).
     """
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("order").get(pk=payment.pk)
@@ -489,7 +499,15 @@ def mark_cash_collected(*, payment, paid_at=None):
             raise PaymentError(
                 _("Order %(number)s has no cash left to collect.") % {"number": order.number}
             )
+        before = payment.status
         _move(payment, Status.SUCCEEDED, allowed=OPEN, paid_at=paid_at or timezone.now())
+        record(
+            actor=user,
+            action="payment.cash_collected",
+            target=payment,
+            before={"status": before},
+            after={"status": payment.status},
+        )
     return payment
 
 
@@ -509,13 +527,12 @@ def settle_cancelled_order(*, order_id):
             _move(payment, Status.CANCELLED, allowed=OPEN)
             left = selectors.refundable_amount(payment)
             if left > 0:
-                refund = request_refund(
+                request_refund(
                     payment=payment,
                     amount=left,
                     reason=_("The order was cancelled."),
                     idempotency_key=f"cancel-{payment.pk}",
                 )
-                _send_refund_on_commit(refund)
 
 
 # Refunds
@@ -584,6 +601,9 @@ def _refund_by_cancelling(*, order, payment, reason, user):
     refund = Refund.objects.get(payment=payment, idempotency_key=f"cancel-{payment.pk}")
     if refund.requested_by_id is None and user is not None and user.is_authenticated:
         Refund.objects.filter(pk=refund.pk).update(requested_by=user)
+        record(
+            actor=user, action="refund.requested", target=refund, after={"amount": refund.amount}
+        )
     return send_refund(refund=refund)
 
 
@@ -617,8 +637,12 @@ def request_refund(*, payment, amount, reason, idempotency_key, user=None, pay_b
             idempotency_key=idempotency_key,
             requested_by=user if user is not None and user.is_authenticated else None,
         )
+        record(actor=user, action="refund.requested", target=refund, after={"amount": amount})
         if refund.is_manual:
             queue_payment_email(kind="refund_due", pk=refund.pk)
+        else:
+            # Whoever asked may also send it at once; if that fails, the outbox sends it.
+            _send_refund_on_commit(refund)
     return refund
 
 
@@ -672,12 +696,7 @@ def _finish_refund(refund, result):
 
 
 def _send_refund_on_commit(refund):
-    if refund.status != Refund.Status.PENDING or refund.is_manual:
-        return
-    from .tasks import send_refund as send_refund_task
-
-    refund_pk = refund.pk
-    transaction.on_commit(lambda: send_refund_task.delay(refund_pk), robust=True)
+    outbox.enqueue("payments.tasks.send_refund", refund.pk, key=f"payments:refund:{refund.pk}")
 
 
 def mark_refund_paid_back(*, refund, user):
@@ -688,6 +707,13 @@ def mark_refund_paid_back(*, refund, user):
             raise PaymentError(_("Only a pending manual refund is paid back by hand."))
         if refund.requested_by is None and user is not None and user.is_authenticated:
             refund.requested_by = user
+        record(
+            actor=user,
+            action="refund.paid_back",
+            target=refund,
+            before={"status": refund.status},
+            after={"status": Refund.Status.SUCCEEDED},
+        )
         _complete_refund(refund)
     return refund
 
@@ -735,18 +761,16 @@ def record_webhook(*, event):
                 type=event["type"],
                 payload=event,
             )
-            transaction.on_commit(lambda: _queue_webhook(stored.pk), robust=True)
+            # With the broker down the webhook is still answered at once; the outbox
+            # hands the stored event over when the broker is back.
+            outbox.enqueue(
+                "payments.tasks.process_webhook_event",
+                stored.pk,
+                key=f"payments:webhook:{stored.pk}",
+            )
     except IntegrityError:
         return None
     return stored
-
-
-def _queue_webhook(event_pk):
-    from .tasks import process_webhook_event
-
-    # No publish retries: with the broker down the webhook is still answered at once, and
-    # the periodic sweep queues the stored event when the broker is back.
-    process_webhook_event.apply_async((event_pk,), retry=False)
 
 
 def process_webhook_event(*, event_pk):

@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from catalog.models import Variant
-from catalog.services import update_availability
+from catalog.services import set_availability, update_availability
+from shop import outbox
+from shop.audit import record
 
 from . import carriers
 from .models import (
@@ -32,6 +34,7 @@ from .models import (
     ShippingMethod,
     StockLevel,
     StockMovement,
+    Supplier,
     Warehouse,
 )
 from .replenishment import DEMAND_WINDOW_DAYS, policy_levels
@@ -53,6 +56,8 @@ class StockError(Exception):
 
 @dataclass(frozen=True)
 class Shortage:
+    """One line that can't be filled: how many units were asked for and how many are left."""
+
     variant_id: int | None
     sku: str
     requested: int
@@ -60,16 +65,34 @@ class Shortage:
 
 
 class OutOfStock(StockError):
-    """Some lines of an order cannot be filled; `shortages` says which and how many are left."""
+    """Some lines of an order cannot be filled; `shortages` says which and how many are left.
+
+    `reasons` holds one sentence per short line for the shopper, naming the product as the
+    shop shows it (title and variant name; the SKU only for a variant since deleted) and
+    saying it sold out, or how many are left.
+    """
 
     def __init__(self, shortages):
         self.shortages = list(shortages)
-        short_lines = ", ".join(
-            gettext("%(sku)s (%(requested)d requested, %(available)d available)")
-            % {"sku": s.sku, "requested": s.requested, "available": s.available}
-            for s in self.shortages
+        variants = Variant.objects.select_related("product").in_bulk(
+            [s.variant_id for s in self.shortages if s.variant_id is not None]
         )
-        super().__init__(gettext("Not enough stock for %(lines)s.") % {"lines": short_lines})
+        self.reasons = [
+            _shortage_reason(shortage, variants.get(shortage.variant_id))
+            for shortage in self.shortages
+        ]
+        super().__init__(" ".join(self.reasons))
+
+
+def _shortage_reason(shortage, variant):
+    item = str(variant) if variant is not None else shortage.sku
+    if shortage.available <= 0:
+        return gettext("Sorry, “%(item)s” is sold out.") % {"item": item}
+    return gettext("Only %(available)s of “%(item)s” left; your cart asks for %(requested)s.") % {
+        "available": shortage.available,
+        "item": item,
+        "requested": shortage.requested,
+    }
 
 
 def create_warehouse(*, code, name, priority=0, city="", country=""):
@@ -111,6 +134,14 @@ def receive_stock(*, variant, warehouse, quantity, user=None, note=""):
     with transaction.atomic():
         level = _locked_level(variant=variant, warehouse=warehouse)
         _move(level, kind=StockMovement.Kind.RECEIPT, on_hand=quantity, user=user, note=note)
+        record(
+            actor=user,
+            action="stock.received",
+            target=level,
+            before={"on_hand": level.on_hand - quantity},
+            after={"on_hand": level.on_hand},
+            note=note,
+        )
         update_availability(variant_ids=[level.variant_id])
     return level
 
@@ -179,6 +210,14 @@ def adjust_stock(*, variant, warehouse, on_hand, user=None, note):
                 )
                 % {"level": level, "reserved": level.reserved, "on_hand": on_hand}
             )
+        record(
+            actor=user,
+            action="stock.adjusted",
+            target=level,
+            before={"on_hand": level.on_hand},
+            after={"on_hand": on_hand},
+            note=note,
+        )
         _move(
             level,
             kind=StockMovement.Kind.ADJUSTMENT,
@@ -197,6 +236,10 @@ def reserve_stock(*, order_lines, user=None):
     the same variants in any order queue up instead of deadlocking. Each line is taken from
     the highest-priority warehouse that can fill it alone, so an order ships in as few
     parcels as possible; only when none can is it split across warehouses by priority.
+
+    The stock rows of a bestseller are the hottest rows of the shop: checkout calls this
+    last, just before it commits, and from the lock on it writes only the rows, the ledger,
+    the allocations and the variants' availability (counted on the locked rows, not again).
     """
     lines = list(order_lines)
     for line in lines:
@@ -214,6 +257,7 @@ def reserve_stock(*, order_lines, user=None):
         if shortages:
             raise OutOfStock(_with_skus(shortages))
 
+        before = _available_per_variant(levels)
         allocations, movements = [], []
         for line, level, quantity in plan:
             allocations.append(Allocation(order_line=line, stock_level=level, quantity=quantity))
@@ -230,8 +274,17 @@ def reserve_stock(*, order_lines, user=None):
         StockLevel.objects.bulk_update(touched, ["reserved"])
         StockMovement.objects.bulk_create(movements)
         allocations = Allocation.objects.bulk_create(allocations)
-        update_availability(variant_ids={level.variant_id for level in touched})
+        after = _available_per_variant(levels)
+        set_availability(figures={pk: (before[pk], after[pk]) for pk in before})
     return allocations
+
+
+def _available_per_variant(levels):
+    """Units free to sell per variant, summed over its stock rows (those of active warehouses)."""
+    available = Counter()
+    for level in levels:
+        available[level.variant_id] += level.available
+    return available
 
 
 def release_reservation(*, order, user=None, note=""):
@@ -619,16 +672,108 @@ def create_shipment(
             happened_at=shipment.created_at,
             user=_staff(user),
         )
+        record(
+            actor=user,
+            action="shipment.packed",
+            target=shipment,
+            after={
+                "order": order.number,
+                "warehouse": warehouse.code,
+                "units": {line.sku: quantity for line, quantity in wanted.items()},
+            },
+        )
     return shipment
 
 
-def set_tracking_number(*, shipment, tracking_number) -> Shipment:
+def pack_what_is_left(*, order, user=None, carrier=Carrier.MANUAL) -> list[Shipment]:
+    """Pack everything still to ship of the order: one parcel per warehouse.
+
+    Parcels are packed in the order consume_reservation empties the warehouses (a line split
+    across warehouses goes in two parcels), each with create_shipment, so the ledger and the
+    order's lines follow as usual.
+    """
+    shipments = []
+    with transaction.atomic():
+        while (parcel := _next_parcel(order)) is not None:
+            warehouse, quantities = parcel
+            shipments.append(
+                create_shipment(
+                    order=order,
+                    warehouse=warehouse,
+                    quantities=quantities,
+                    carrier=carrier,
+                    user=user,
+                )
+            )
+    if not shipments:
+        raise ShipmentError(gettext("Nothing is left to ship on this order."))
+    return shipments
+
+
+def ship_what_is_left(*, order, user=None, carrier=Carrier.MANUAL) -> list[Shipment]:
+    """Staff's shortcut: pack everything still to ship and hand the parcels to the carrier."""
+    with transaction.atomic():
+        return [
+            advance_shipment(shipment=shipment, status=ShipmentStatus.SHIPPED, user=user)
+            for shipment in pack_what_is_left(order=order, user=user, carrier=carrier)
+        ]
+
+
+def _next_parcel(order):
+    """(warehouse, {line id: units}) for the first warehouse each line's units leave from."""
+    first = {}
+    allocations = (
+        Allocation.objects.filter(order_line__order_id=order.pk)
+        .select_related("stock_level__warehouse")
+        .order_by("-stock_level__warehouse__priority", "stock_level__pk")
+    )
+    for allocation in allocations:
+        first.setdefault(allocation.order_line_id, allocation)
+    if not first:
+        return None
+    warehouse = min(
+        (allocation.stock_level.warehouse for allocation in first.values()),
+        key=lambda place: (-place.priority, place.pk),
+    )
+    quantities = {
+        line_id: allocation.quantity
+        for line_id, allocation in first.items()
+        if allocation.stock_level.warehouse_id == warehouse.pk
+    }
+    return warehouse, quantities
+
+
+def deliver_shipments(*, order, user=None) -> list[Shipment]:
+    """Staff learned the order's parcels arrived: each one still travelling becomes delivered."""
+    travelling = Shipment.objects.filter(order_id=order.pk).exclude(
+        status__in=[ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED]
+    )
+    with transaction.atomic():
+        delivered = [
+            advance_shipment(shipment=shipment, status=ShipmentStatus.DELIVERED, user=user)
+            for shipment in travelling.order_by("pk")
+        ]
+    if not delivered:
+        raise ShipmentError(gettext("No parcel of this order is on its way."))
+    return delivered
+
+
+def set_tracking_number(*, shipment, tracking_number, user=None) -> Shipment:
     """Staff type the number a manual carrier gave them."""
     number = str(tracking_number).strip()[:64]
     if not number:
         raise ShipmentError(gettext("Enter the tracking number."))
-    Shipment.objects.filter(pk=shipment.pk).update(tracking_number=number)
-    shipment.tracking_number = number
+    with transaction.atomic():
+        before = Shipment.objects.select_for_update().get(pk=shipment.pk).tracking_number
+        Shipment.objects.filter(pk=shipment.pk).update(tracking_number=number)
+        shipment.tracking_number = number
+        record(
+            actor=user,
+            action="shipment.tracking_number_set",
+            target=shipment,
+            before={"tracking_number": before},
+            after={"tracking_number": number},
+        )
     return shipment
 
 
@@ -675,6 +820,14 @@ def advance_shipment(
             happened_at=happened_at or timezone.now(),
             user=_staff(user),
         )
+        record(
+            actor=user,
+            action="shipment.status_changed",
+            target=locked,
+            before={"status": previous},
+            after={"status": status},
+            note=note,
+        )
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
         shipment_status_changed.send(
@@ -694,9 +847,13 @@ def advance_shipment(
 
 
 def _queue_shipment_email(shipment_id, kind):
-    from .tasks import send_shipment_email
-
-    transaction.on_commit(lambda: send_shipment_email.delay(shipment_id, kind), robust=True)
+    """Mail the shopper about the parcel through the outbox, with the current transaction."""
+    outbox.enqueue(
+        "shipping.tasks.send_shipment_email",
+        shipment_id,
+        kind,
+        key=f"shipment:{shipment_id}:{kind}",
+    )
 
 
 def track_shipment(*, shipment, now=None) -> int:
@@ -721,121 +878,258 @@ def track_shipment(*, shipment, now=None) -> int:
 
 # Replenishment
 
-OPEN_PURCHASE_ORDERS = (PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.SENT)
+OPEN_PURCHASE_ORDERS = (
+    PurchaseOrder.Status.DRAFT,
+    PurchaseOrder.Status.SENT,
+    PurchaseOrder.Status.PARTIALLY_RECEIVED,
+)
+RECEIVABLE_PURCHASE_ORDERS = (PurchaseOrder.Status.SENT, PurchaseOrder.Status.PARTIALLY_RECEIVED)
 
 
 class PurchaseOrderError(Exception):
-    """A purchase order step that doesn't fit its status."""
+    """A purchase order step that doesn't fit its status or its lines."""
+
+
+def create_supplier(*, name, email="", lead_time_days=7, review_days=7):
+    """Return the supplier with this name, creating it the first time.
+
+    Like create_warehouse, an existing supplier is left as staff last set it.
+    """
+
+    supplier, _created = Supplier.objects.get_or_create(
+        name=name,
+        defaults={"email": email, "lead_time_days": lead_time_days, "review_days": review_days},
+    )
+    return supplier
+
+
+def assign_supplier(*, supplier, stock_levels) -> int:
+    """Make the supplier restock these levels; a level that has a supplier keeps it.
+
+    Returns how many levels it now restocks that it didn't.
+    """
+    return StockLevel.objects.filter(
+        pk__in=[level.pk for level in stock_levels], supplier__isnull=True
+    ).update(supplier=supplier)
+
+
+class Outcome:
+    """What planning decided for one stock level; Replenishment.reason says it in words."""
+
+    ORDER = "order"
+    ABOVE_REORDER_POINT = "above_reorder_point"
+    NO_DEMAND = "no_demand"
+    NOT_ON_SALE = "not_on_sale"
+    NO_SUPPLIER = "no_supplier"
 
 
 @dataclass(frozen=True)
 class Replenishment:
-    """The policy's figures for one stock level, and what to order now."""
+    """The policy's figures for one stock level, what to order now, and why."""
 
     level: StockLevel
-    mean: float
-    spread: float
-    reorder_point: int
-    order_up_to: int
-    position: int
-    quantity: int
+    outcome: str
+    days: int = DEMAND_WINDOW_DAYS
+    mean: float = 0.0
+    spread: float = 0.0
+    reorder_point: int = 0
+    order_up_to: int = 0
+    position: int = 0
+    quantity: int = 0
+    # True once the quantity is on a draft purchase order, not only planned.
+    ordered: bool = False
+
+    @property
+    def reason(self) -> str:
+        figures = {
+            "days": self.days,
+            "position": self.position,
+            "reorder_point": self.reorder_point,
+            "order_up_to": self.order_up_to,
+            "quantity": self.quantity,
+        }
+        if self.outcome == Outcome.ORDER:
+            if self.ordered:
+                text = gettext(
+                    "ordered %(quantity)d (position %(position)d ≤ reorder point "
+                    "%(reorder_point)d, up to %(order_up_to)d)"
+                )
+            else:
+                text = gettext(
+                    "to order %(quantity)d (position %(position)d ≤ reorder point "
+                    "%(reorder_point)d, up to %(order_up_to)d)"
+                )
+        elif self.outcome == Outcome.ABOVE_REORDER_POINT:
+            text = gettext("position %(position)d above reorder point %(reorder_point)d")
+        elif self.outcome == Outcome.NO_DEMAND:
+            text = gettext("no demand in the last %(days)d days")
+        elif self.outcome == Outcome.NOT_ON_SALE:
+            text = gettext("not on sale")
+        else:
+            text = gettext("no supplier")
+        return text % figures
+
+
+def _demand_per_day(movements, *, days, now):
+    """{stock level id: units asked for on each of the last `days` days, oldest first}.
+
+    The window ends with today, so what orders reserved this morning counts. Demand is what
+    orders reserved, less what cancelled orders gave back; a day without orders counts as
+    zero, and a day that gave back more than it took counts as zero too.
+    """
+    now = now or timezone.now()
+    first_day = timezone.localdate(now) - timedelta(days=days - 1)
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    start -= timedelta(days=days - 1)
+    per_level = {}
+    for row in (
+        movements.filter(
+            kind__in=[StockMovement.Kind.RESERVATION, StockMovement.Kind.RELEASE],
+            created_at__gte=start,
+            created_at__lte=now,
+        )
+        .values("stock_level_id", "created_at__date")
+        .annotate(units=Sum("reserved_change"))
+    ):
+        index = (row["created_at__date"] - first_day).days
+        if 0 <= index < days:
+            per_level.setdefault(row["stock_level_id"], [0] * days)[index] = max(row["units"], 0)
+    return per_level
 
 
 def daily_demand(*, level, days=DEMAND_WINDOW_DAYS, now=None) -> list[int]:
-    """Units the level was asked for on each of the last `days` days, oldest first.
-
-    Demand is what orders reserved, less what cancelled orders gave back; a day without
-    orders counts as zero.
-    """
-    now = now or timezone.now()
-    today = timezone.localdate(now)
-    start = today - timedelta(days=days)
-    per_day = [0] * days
-    movements = level.movements.filter(
-        kind__in=[StockMovement.Kind.RESERVATION, StockMovement.Kind.RELEASE],
-        created_at__gte=now - timedelta(days=days + 1),
-    ).values_list("created_at", "reserved_change")
-    for created_at, change in movements:
-        index = (timezone.localdate(created_at) - start).days
-        if 0 <= index < days:
-            per_day[index] += change
-    return [max(units, 0) for units in per_day]
+    """Units the level was asked for on each of the last `days` days (today last)."""
+    return _demand_per_day(level.movements.all(), days=days, now=now).get(level.pk, [0] * days)
 
 
-def _on_order(level):
-    return (
-        PurchaseOrderLine.objects.filter(
-            purchase_order__status__in=OPEN_PURCHASE_ORDERS,
-            purchase_order__warehouse_id=level.warehouse_id,
-            variant_id=level.variant_id,
-        ).aggregate(units=Sum("quantity"))["units"]
-        or 0
-    )
+def _on_order(lines):
+    """{(variant id, warehouse id): units on open purchase orders that have not arrived}."""
+    return {
+        (row["variant_id"], row["purchase_order__warehouse_id"]): row["units"]
+        for row in lines.filter(purchase_order__status__in=OPEN_PURCHASE_ORDERS)
+        .values("variant_id", "purchase_order__warehouse_id")
+        .annotate(units=Sum(F("quantity") - F("quantity_received")))
+    }
 
 
-def plan_replenishment(*, level, now=None, days=DEMAND_WINDOW_DAYS) -> Replenishment:
-    """The policy's levels from the ledger's demand history, and the units to order now.
+def _plan(level, *, demand, on_order, ordered=False):
+    """Apply the policy to one level, given its demand history and its units on order.
 
     When available plus on order falls to the reorder point, order up to the order-up-to
-    level (see replenishment.policy_levels for the formula).
+    level (see replenishment.policy_levels for the formula). A level without a supplier,
+    of a variant not on sale, or without demand in the window orders nothing.
     """
+    days = len(demand)
+    if level.supplier_id is None:
+        return Replenishment(level=level, outcome=Outcome.NO_SUPPLIER, days=days)
+    if not (level.variant.is_active and level.variant.product.is_active):
+        return Replenishment(level=level, outcome=Outcome.NOT_ON_SALE, days=days)
+    if not any(demand):
+        return Replenishment(level=level, outcome=Outcome.NO_DEMAND, days=days)
     levels = policy_levels(
-        daily_demand(level=level, days=days, now=now),
+        demand,
         lead_time_days=level.supplier.lead_time_days,
         review_days=level.supplier.review_days,
     )
-    reorder_point, order_up_to = levels.reorder_point, levels.order_up_to
-    position = level.on_hand - level.reserved + _on_order(level)
-    quantity = max(order_up_to - position, 0) if position <= reorder_point else 0
+    position = level.on_hand - level.reserved + on_order
+    reorder = position <= levels.reorder_point
     return Replenishment(
         level=level,
+        outcome=Outcome.ORDER if reorder else Outcome.ABOVE_REORDER_POINT,
+        days=days,
         mean=levels.mean,
         spread=levels.spread,
-        reorder_point=reorder_point,
-        order_up_to=order_up_to,
+        reorder_point=levels.reorder_point,
+        order_up_to=levels.order_up_to,
         position=position,
-        quantity=quantity,
+        quantity=max(levels.order_up_to - position, 0) if reorder else 0,
+        ordered=ordered and reorder,
     )
 
 
-def replenish_stock(*, now=None, dry_run=False) -> list[Replenishment]:
-    """Plan every supplied stock level and add what to order to a draft purchase order.
+def _units_on_order(level):
+    lines = PurchaseOrderLine.objects.filter(
+        variant_id=level.variant_id, purchase_order__warehouse_id=level.warehouse_id
+    )
+    return _on_order(lines).get(_key(level), 0)
 
-    One draft per supplier and warehouse collects the lines; stock already on order counts
-    as available, so running it twice orders nothing twice. dry_run plans without writing.
+
+def plan_replenishment(*, level, now=None, days=DEMAND_WINDOW_DAYS) -> Replenishment:
+    """The policy's levels from the ledger's demand history, and the units to order now."""
+    return _plan(
+        level,
+        demand=daily_demand(level=level, days=days, now=now),
+        on_order=_units_on_order(level),
+    )
+
+
+def _order(level, *, now, days) -> Replenishment:
+    """Plan the level again with its row locked and put the reorder on the supplier's draft.
+
+    Two runs at once (the nightly task and an operator) queue on the stock row, and the
+    second sees what the first put on order, so nothing is ordered twice.
     """
-    levels = (
-        StockLevel.objects.filter(supplier__isnull=False, warehouse__is_active=True)
-        .select_related("supplier", "warehouse", "variant")
-        .order_by("pk")
+    with transaction.atomic():
+        level = (
+            StockLevel.objects.select_for_update(of=("self",))
+            .select_related("supplier", "warehouse", "variant__product")
+            .get(pk=level.pk)
+        )
+        plan = _plan(
+            level,
+            demand=daily_demand(level=level, days=days, now=now),
+            on_order=_units_on_order(level),
+            ordered=True,
+        )
+        if plan.outcome != Outcome.ORDER:
+            return plan
+        draft, _created = PurchaseOrder.objects.get_or_create(
+            supplier_id=level.supplier_id,
+            warehouse_id=level.warehouse_id,
+            status=PurchaseOrder.Status.DRAFT,
+        )
+        line, created = PurchaseOrderLine.objects.get_or_create(
+            purchase_order=draft,
+            variant_id=level.variant_id,
+            defaults={"quantity": plan.quantity, "reorder_point": plan.reorder_point},
+        )
+        if not created:
+            line.quantity += plan.quantity
+            line.reorder_point = plan.reorder_point
+            line.save(update_fields=["quantity", "reorder_point"])
+    return plan
+
+
+def replenish_stock(*, now=None, dry_run=False, days=DEMAND_WINDOW_DAYS) -> list[Replenishment]:
+    """Plan every stock level of the active warehouses and put what to order on drafts.
+
+    Returns one plan per level, each with its reason, so an operator sees why a level was
+    or wasn't ordered. One draft per supplier and warehouse collects the lines; stock already
+    on order counts as available, so running it twice orders nothing twice. Demand and units
+    on order are read for all levels at once; only the levels to order are written, each in
+    its own transaction. dry_run plans without writing.
+    """
+    now = now or timezone.now()
+    levels = StockLevel.objects.filter(warehouse__is_active=True)
+    demand = _demand_per_day(
+        StockMovement.objects.filter(stock_level__in=levels.filter(supplier__isnull=False)),
+        days=days,
+        now=now,
     )
-    planned = []
+    on_order = _on_order(PurchaseOrderLine.objects.all())
+    plans = []
+    levels = levels.select_related("supplier", "warehouse", "variant__product").order_by("pk")
     for level in levels:
-        with transaction.atomic():
-            plan = plan_replenishment(level=level, now=now)
-            if not plan.quantity:
-                continue
-            planned.append(plan)
-            if dry_run:
-                continue
-            draft, _created = PurchaseOrder.objects.get_or_create(
-                supplier=level.supplier,
-                warehouse=level.warehouse,
-                status=PurchaseOrder.Status.DRAFT,
-            )
-            line, created = PurchaseOrderLine.objects.get_or_create(
-                purchase_order=draft,
-                variant=level.variant,
-                defaults={"quantity": plan.quantity, "reorder_point": plan.reorder_point},
-            )
-            if not created:
-                line.quantity += plan.quantity
-                line.reorder_point = plan.reorder_point
-                line.save(update_fields=["quantity", "reorder_point"])
-    return planned
+        plan = _plan(
+            level, demand=demand.get(level.pk, [0] * days), on_order=on_order.get(_key(level), 0)
+        )
+        if plan.outcome == Outcome.ORDER and not dry_run:
+            plan = _order(level, now=now, days=days)
+        plans.append(plan)
+    return plans
 
 
-def send_purchase_order(*, purchase_order) -> PurchaseOrder:
+def send_purchase_order(*, purchase_order, user=None) -> PurchaseOrder:
     """Staff sent the draft to the supplier: it is on order, no longer to be edited."""
     with transaction.atomic():
         locked = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
@@ -848,27 +1142,94 @@ def send_purchase_order(*, purchase_order) -> PurchaseOrder:
             raise PurchaseOrderError(gettext("%(po)s has no lines.") % {"po": locked})
         locked.status, locked.sent_at = PurchaseOrder.Status.SENT, timezone.now()
         locked.save(update_fields=["status", "sent_at"])
+        record(
+            actor=user,
+            action="purchase_order.sent",
+            target=locked,
+            before={"status": PurchaseOrder.Status.DRAFT},
+            after={"status": locked.status},
+        )
     return locked
 
 
-def receive_purchase_order(*, purchase_order, user=None) -> PurchaseOrder:
-    """The goods arrived: each line is booked into the warehouse's stock through the ledger."""
+def _arrived(purchase_order, lines, quantities):
+    """{line: units} that arrived: what was asked, or everything still outstanding."""
+    if quantities is None:
+        return {line: line.outstanding for line in lines if line.outstanding}
+    by_id = {line.pk: line for line in lines}
+    if set(quantities) - set(by_id):
+        raise PurchaseOrderError(
+            gettext("Those lines are not part of %(po)s.") % {"po": purchase_order}
+        )
+    arrived = {}
+    for pk, units in quantities.items():
+        line = by_id[pk]
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise PurchaseOrderError(gettext("Receive a whole number of units."))
+        if units > line.outstanding:
+            raise PurchaseOrderError(
+                gettext("Only %(left)d of %(sku)s are still on order.")
+                % {"left": line.outstanding, "sku": line.variant.sku}
+            )
+        if units:
+            arrived[line] = units
+    return arrived
+
+
+def receive_purchase_order(
+    *, purchase_order, quantities=None, received_so_far=None, user=None
+) -> PurchaseOrder:
+    """Book the units that arrived into the warehouse's stock, through the ledger.
+
+    `quantities` maps line ids to the units that arrived; without it, everything still
+    outstanding arrived. Each line counts what it has received and never takes more than is
+    outstanding, so receiving twice books nothing twice. The order is partly received until
+    every line is complete, then received. `received_so_far` ({line id: units}) is what the
+    receiving form showed: when a delivery was booked since, e.g. the form was sent twice,
+    nothing is booked and staff see the new figures.
+    """
     with transaction.atomic():
         locked = PurchaseOrder.objects.select_for_update().get(pk=purchase_order.pk)
-        if locked.status != PurchaseOrder.Status.SENT:
+        if locked.status not in RECEIVABLE_PURCHASE_ORDERS:
             raise PurchaseOrderError(
                 gettext("%(po)s is “%(status)s”: only a sent order can be received.")
                 % {"po": locked, "status": locked.get_status_display()}
             )
-        note = gettext("Purchase order %(po)s") % {"po": locked}
-        for line in locked.lines.select_related("variant").order_by("pk"):
-            receive_stock(
-                variant=line.variant,
-                warehouse=locked.warehouse,
-                quantity=line.quantity,
-                user=user,
-                note=note,
+        lines = list(locked.lines.select_related("variant").order_by("pk"))
+        if received_so_far is not None and received_so_far != {
+            line.pk: line.quantity_received for line in lines
+        }:
+            raise PurchaseOrderError(
+                gettext("A delivery for %(po)s was booked meanwhile: check what is on order.")
+                % {"po": locked}
             )
-        locked.status, locked.received_at = PurchaseOrder.Status.RECEIVED, timezone.now()
+        arrived = _arrived(locked, lines, quantities)
+        if not arrived:
+            raise PurchaseOrderError(gettext("Enter the units that arrived."))
+        receive_stock_batch(
+            receipts=[
+                (line.variant_id, locked.warehouse_id, units) for line, units in arrived.items()
+            ],
+            user=user,
+            note=gettext("Purchase order %(po)s") % {"po": locked},
+        )
+        for line, units in arrived.items():
+            line.quantity_received += units
+        PurchaseOrderLine.objects.bulk_update(list(arrived), ["quantity_received"])
+        previous = locked.status
+        if any(line.outstanding for line in lines):
+            locked.status = PurchaseOrder.Status.PARTIALLY_RECEIVED
+        else:
+            locked.status, locked.received_at = PurchaseOrder.Status.RECEIVED, timezone.now()
         locked.save(update_fields=["status", "received_at"])
+        record(
+            actor=user,
+            action="purchase_order.received",
+            target=locked,
+            before={"status": previous},
+            after={
+                "status": locked.status,
+                "units": {line.variant.sku: units for line, units in arrived.items()},
+            },
+        )
     return locked

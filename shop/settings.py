@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -52,15 +53,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "shop.database_down.DatabaseDownMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "shop.middleware.InputGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.StaffMFAMiddleware",
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -92,18 +97,27 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if IS_POSTGRES:
+    # A request made while PostgreSQL is down gets the 503 page in seconds, not a hang.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3)
+    )
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "shop.cache_backend.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="shop"),
-            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+            # Redis is a cache: when it is gone a page goes on without it (shop.cache_backend)
+            # after waiting a fraction of a second, not seconds.
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # Sessions are read from Redis and kept in the database, so a Redis flush or restart
+    # signs nobody out and empties no cart.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -130,24 +144,19 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_EXPIRES = 3600
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_BEAT_SCHEDULE = {
+    # Hands the outbox's due rows to the workers: what the broker missed at commit or lost.
+    "dispatch-outbox": {"task": "shop.tasks.dispatch_outbox", "schedule": 30},
     "expire-unpaid-orders": {"task": "orders.tasks.expire_unpaid_orders", "schedule": 5 * 60},
-    "sweep-order-emails": {"task": "orders.tasks.sweep_order_emails", "schedule": 10 * 60},
-    "process-pending-webhooks": {
-        "task": "payments.tasks.process_pending_webhooks",
-        "schedule": 60,
-    },
-    "send-pending-refunds": {"task": "payments.tasks.send_pending_refunds", "schedule": 5 * 60},
-    "sweep-payment-emails": {"task": "payments.tasks.sweep_payment_emails", "schedule": 10 * 60},
     "close-resolved-tickets": {
         "task": "support.tasks.close_resolved_tickets",
         "schedule": 60 * 60,
     },
-    "sweep-support-emails": {"task": "support.tasks.sweep_support_emails", "schedule": 10 * 60},
     "build-recommendations": {
         "task": "catalog.tasks.build_recommendations",
         "schedule": crontab(hour=3, minute=0),
     },
     "reprice": {"task": "catalog.tasks.reprice", "schedule": crontab(hour=4, minute=0)},
+    "fold-units-sold": {"task": "catalog.tasks.fold_units_sold", "schedule": 60},
     "poll-carriers": {"task": "shipping.tasks.poll_carriers", "schedule": 15 * 60},
     "replenish-stock": {
         "task": "shipping.tasks.replenish_stock",
@@ -187,6 +196,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Staff without an authenticator app (TOTP) are sent to set one up before any other page.
+STAFF_REQUIRE_MFA = env.bool("STAFF_REQUIRE_MFA", default=not DEBUG)
 
 # Internationalisation
 
@@ -204,6 +215,12 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Shoppers' uploads (ticket attachments): outside MEDIA_ROOT, so no /media/ URL ever serves
+# them; support hands each out through a view that checks who asks.
+PRIVATE_MEDIA_ROOT = env.path("PRIVATE_MEDIA_ROOT", default=BASE_DIR / "private_media")
+_private, _public = Path(PRIVATE_MEDIA_ROOT).resolve(), Path(MEDIA_ROOT).resolve()
+if _private.is_relative_to(_public) or _public.is_relative_to(_private):
+    raise ImproperlyConfigured("PRIVATE_MEDIA_ROOT and MEDIA_ROOT must not contain each other.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -224,6 +241,22 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# An enforced Content-Security-Policy on every page (django-csp): scripts and styles only from
+# the shop's own static files, no inline code, so pages cached whole need no per-request nonce.
+# data: images are allauth's two-factor QR code. The card payment page adds Stripe's hosts
+# itself (payments.views.pay); no other page names them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if env("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = (env("SECURE_PROXY_SSL_HEADER"), "https")
 

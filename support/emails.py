@@ -1,33 +1,25 @@
 """Ticket emails: each reply is mailed to the other side once, after its transaction commits."""
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
 
+from shop import outbox
 from shop.emails import send_templated_email
-from shop.models import SentEmail
 
 from .models import Message
 
-# The sweep leaves the usual path this long to deliver before it steps in, and gives up after a day.
-SWEEP_GRACE = timedelta(minutes=10)
-SWEEP_WINDOW = timedelta(days=1)
-
 
 def queue_message_email(*, message):
-    """Mail this reply once the current transaction commits; internal notes are never mailed.
+    """Mail this reply through the outbox, with the current transaction; notes are never mailed.
 
-    Robust: a broker that is down must not undo the shopper's message.
+    A broker that is down does not undo the shopper's message: the outbox mails it later.
     """
     if message.kind != Message.Kind.REPLY:
         return
-    from .tasks import send_message_email
-
-    message_pk = message.pk
-    transaction.on_commit(lambda: send_message_email.delay(message_pk), robust=True)
+    key = message_email_key(message.pk)
+    outbox.enqueue("support.tasks.send_message_email", message.pk, key=key)
 
 
 def message_email_key(message_pk):
@@ -72,16 +64,3 @@ def deliver_message_email(*, message):
         context=context,
         language=language,
     )
-
-
-def unsent_message_emails(*, now):
-    """Ids of the replies of the last day that should have been mailed but have no log row.
-
-    They are the ones whose task never reached the broker, or failed for good.
-    """
-    replies = Message.objects.filter(
-        kind=Message.Kind.REPLY, created_at__range=(now - SWEEP_WINDOW, now - SWEEP_GRACE)
-    ).values_list("pk", flat=True)
-    wanted = {message_email_key(pk): pk for pk in replies}
-    sent = set(SentEmail.objects.filter(key__in=wanted).values_list("key", flat=True))
-    return [pk for key, pk in wanted.items() if key not in sent]

@@ -1,7 +1,6 @@
 """Celery tasks of customer service: thin, safe to run twice."""
 
 from celery import shared_task
-from django.utils import timezone
 
 from shop.emails import EMAIL_TASK_OPTIONS
 
@@ -21,12 +20,3 @@ def send_message_email(message_id):
 def close_resolved_tickets():
     """Close tickets resolved long enough ago that the shopper is evidently content."""
     return services.close_resolved_tickets()
-
-
-@shared_task(acks_late=True)
-def sweep_support_emails():
-    """Queue again the reply emails that never went out, e.g. while the broker was down."""
-    unsent = emails.unsent_message_emails(now=timezone.now())
-    for message_id in unsent:
-        send_message_email.delay(message_id)
-    return len(unsent)

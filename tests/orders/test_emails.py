@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from orders.emails import queue_order_email
 from orders.models import Order, OrderEvent
-from orders.tasks import expire_unpaid_orders, send_order_email, sweep_order_emails
-from shop.models import SentEmail
+from orders.tasks import expire_unpaid_orders, send_order_email
+from shop import outbox
+from shop.models import OutboxMessage, SentEmail
 from tests.accounts.factories import UserFactory
 from tests.shipping.factories import ShippingMethodFactory
 
@@ -283,30 +284,25 @@ def placed_minutes_ago(order, minutes):
     return order
 
 
-def test_the_sweep_sends_the_emails_whose_task_never_reached_the_broker():
-    lost = placed_minutes_ago(mug_order(), 30)
-    delivered = placed_minutes_ago(OrderFactory(), 30)
-    send_order_email.delay(delivered.pk, "placed")
-    placed_minutes_ago(OrderFactory(), 2)
-    placed_minutes_ago(OrderFactory(), 3 * 24 * 60)
-    mail.outbox.clear()
+def test_an_order_email_never_handed_to_the_broker_is_sent_once_by_the_outbox():
+    line = CartLineFactory(quantity=1, variant=stocked_variant())
 
-    assert sweep_order_emails.delay().get() == 1
-    assert sweep_order_emails.delay().get() == 0
+    order = place(line.cart, shipping_method=ShippingMethodFactory(), email="lost@example.com")
+    assert mail.outbox == []
 
-    assert [message.to for message in mail.outbox] == [[lost.email]]
+    outbox.dispatch()
+    outbox.dispatch()
+
+    assert [message.to for message in mail.outbox] == [["lost@example.com"]]
+    assert OutboxMessage.objects.get(key=f"order:{order.pk}:placed").done_at is not None
 
 
-def test_the_sweep_sends_a_lost_cancellation_email():
+def test_a_cancellation_email_goes_through_the_outbox_once(django_capture_on_commit_callbacks):
     order = mug_order(status=S.CANCELLED)
-    send_order_email.delay(order.pk, "placed")
-    event = OrderEvent.objects.create(
-        order=order, from_status=S.PENDING_PAYMENT, to_status=S.CANCELLED
-    )
-    OrderEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - timedelta(minutes=20))
-    mail.outbox.clear()
 
-    sweep_order_emails.delay()
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_order_email(order=order, kind="cancelled")
+    outbox.dispatch(only=list(OutboxMessage.objects.values_list("pk", flat=True)))
 
     assert [message.subject for message in mail.outbox] == ["[Shop] Order B7K2M9QX cancelled"]
 

@@ -47,6 +47,14 @@ def staff_with(*codenames, app="payments"):
     return staff
 
 
+def order_manager():
+    """Marking a transfer received from the order list takes the order's and the payment's
+    change permissions."""
+    staff = staff_with("view_order", "change_order", app="orders")
+    staff.user_permissions.add(Permission.objects.get(codename="change_payment"))
+    return staff
+
+
 def run_action(client, url, action, *objects):
     return client.post(
         url, {"action": action, "_selected_action": [obj.pk for obj in objects]}, follow=True
@@ -120,7 +128,7 @@ def test_staff_mark_a_bank_transfer_received_and_the_order_is_paid(
 
 def test_the_order_admin_mark_paid_marks_the_transfer_received(client):
     order = CardOrderFactory(payment_method=M.BANK_TRANSFER)
-    client.force_login(staff_with("view_order", "change_order", app="orders"))
+    client.force_login(order_manager())
 
     response = run_action(client, ORDERS, "mark_paid", order)
 
@@ -262,7 +270,7 @@ def test_the_order_admin_mark_paid_on_an_expired_order_warns_that_it_stays_cance
     client, expired_order
 ):
     order = expired_order
-    client.force_login(staff_with("view_order", "change_order", app="orders"))
+    client.force_login(order_manager())
 
     response = run_action(client, ORDERS, "mark_paid", order)
 

@@ -15,7 +15,7 @@ from psycopg2 import sql
 from orders.models import Order, OrderEvent
 from payments import services
 from payments.models import Payment, WebhookEvent
-from payments.tasks import process_pending_webhooks
+from shop import outbox
 from shop.celery import app
 
 from .conftest import free_port, point_celery_at, stripe_event, wait_until
@@ -150,13 +150,13 @@ def test_webhook_received_while_redis_is_down_is_processed_once_redis_is_back(
     event = WebhookEvent.objects.get()
     assert event.processed_at is None
 
-    assert process_pending_webhooks() == 1
+    assert outbox.dispatch() == 1
     wait_until(
         lambda: processed(event),
         timeout=30,
-        message=lambda: f"the swept event was not processed\n{celery_worker_process.log()}",
+        message=lambda: f"the dispatched event was not processed\n{celery_worker_process.log()}",
     )
-    assert process_pending_webhooks() == 0
+    assert outbox.dispatch() == 0
 
     payment.refresh_from_db()
     order.refresh_from_db()

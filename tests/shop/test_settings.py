@@ -47,7 +47,7 @@ def test_redis_url_switches_cache_sessions_and_broker():
     )
     assert result.stdout.split() == [
         "shop.cache_backend.RedisCache",
-        "django.contrib.sessions.backends.cache",
+        "django.contrib.sessions.backends.cached_db",
         "redis://127.0.0.1:6379/3",
         "False",
     ]

@@ -1,0 +1,180 @@
+"""The outbox against a real Celery worker on Redis: killed, flushed, unreachable.
+
+Runs on PostgreSQL and Redis only (CI has both); the worker is a separate process on the test
+database and REDIS_URL (see tests/payments/conftest.py). Each drill ends with every follow-up
+of the order done exactly once: one confirmation in the email log, one payment opened.
+"""
+
+import os
+import time
+from contextlib import contextmanager
+
+import psycopg2
+import pytest
+import redis
+from django.core.management import call_command
+from django.db import connection
+from psycopg2 import sql
+
+from orders.models import Order
+from payments.models import Payment
+from shop import outbox
+from shop.celery import app
+from shop.models import OutboxMessage, SentEmail
+from tests.orders.factories import CartLineFactory, place, stocked_variant
+from tests.payments.conftest import (  # noqa: F401 (the worker fixture)
+    celery_worker_process,
+    free_port,
+    point_celery_at,
+    wait_until,
+)
+from tests.shipping.factories import ShippingMethodFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+# A worker that takes over puts back what a dead one held this long (Redis visibility timeout).
+VISIBILITY_TIMEOUT = 1
+
+
+@pytest.fixture
+def worker(request):
+    return request.getfixturevalue("celery_worker_process")
+
+
+@contextmanager
+def broker_unreachable():
+    """This process's broker and result backend point at a port where nothing listens."""
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    saved = app.conf.broker_url, app.conf.result_backend
+    point_celery_at(app, broker_url=nowhere, result_backend=nowhere)
+    try:
+        yield
+    finally:
+        point_celery_at(app, broker_url=saved[0], result_backend=saved[1])
+
+
+class UncommittedSentEmail:
+    """A log row for `key` inserted by a transaction of its own that has not committed yet.
+
+    A task sending the same email stops at the unique key, waiting for this transaction:
+    halfway through, holding its message unacknowledged, as a slow mail server would hold it.
+    """
+
+    def __init__(self, key):
+        db = connection.settings_dict
+        self.connection = psycopg2.connect(
+            dbname=db["NAME"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+        )
+        with self.connection.cursor() as cursor:
+            query = sql.SQL(
+                "INSERT INTO {} (key, recipient, subject, sent_at) "
+                "VALUES (%s, 'held@example.com', 'held', now())"
+            ).format(sql.Identifier(SentEmail._meta.db_table))
+            cursor.execute(query, [key])
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pid = cursor.fetchone()[0]
+
+    def waiters(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [self.pid],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def release(self):
+        self.connection.rollback()
+        self.connection.close()
+
+
+def placed_order():
+    line = CartLineFactory(quantity=1, variant=stocked_variant())
+    return place(
+        line.cart,
+        shipping_method=ShippingMethodFactory(),
+        email="mei@example.com",
+        payment_method=Order.PaymentMethod.BANK_TRANSFER,
+    )
+
+
+def all_done():
+    return not OutboxMessage.objects.filter(done_at__isnull=True).exists()
+
+
+def assert_followed_up_once(order):
+    assert SentEmail.objects.filter(key=f"order:{order.pk}:placed").count() == 1
+    assert Payment.objects.filter(order=order).count() == 1
+    assert OutboxMessage.objects.done().count() == 2
+
+
+def test_a_task_killed_with_its_worker_is_redelivered_and_done_once(worker):
+    with broker_unreachable():
+        order = placed_order()
+    key = f"order:{order.pk}:placed"
+
+    # The confirmation's log row is held, so the task stops halfway; then the worker dies.
+    held = UncommittedSentEmail(key)
+    try:
+        assert outbox.dispatch() == 2
+        wait_until(
+            held.waiters,
+            timeout=30,
+            message=lambda: f"the task never reached the email log\n{worker.log()}",
+        )
+        taken_at = time.monotonic()
+        worker.kill()
+    finally:
+        held.release()
+
+    assert not SentEmail.objects.filter(key=key).exists()
+    assert OutboxMessage.objects.get(key=key).done_at is None
+
+    # Once the message has been out longer than the visibility timeout, a new worker takes it.
+    time.sleep(max(0, taken_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
+    worker.env["CELERY_VISIBILITY_TIMEOUT"] = str(VISIBILITY_TIMEOUT)
+    worker.start()
+    wait_until(all_done, timeout=30, message=lambda: f"not redelivered\n{worker.log()}")
+
+    assert_followed_up_once(order)
+    assert outbox.dispatch() == 0
+
+
+def test_messages_lost_with_a_flushed_broker_are_handed_over_again_and_done_once(worker):
+    worker.kill()
+    order = placed_order()
+    assert not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists()
+
+    # Redis restarted empty: the two messages waiting for a worker are gone.
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+    worker.start()
+    time.sleep(1)
+    assert not OutboxMessage.objects.done().exists()
+
+    call_command("dispatch_outbox", stale_after=0)
+    wait_until(all_done, timeout=30, message=lambda: f"not handed over again\n{worker.log()}")
+
+    assert_followed_up_once(order)
+
+
+def test_an_order_placed_while_the_broker_is_unreachable_is_followed_up_once_it_is_back(
+    worker, capsys
+):
+    with broker_unreachable():
+        order = placed_order()
+
+    assert Order.objects.filter(pk=order.pk).exists()
+    assert OutboxMessage.objects.pending().filter(dispatched_at__isnull=True).count() == 2
+
+    call_command("dispatch_outbox")
+    wait_until(all_done, timeout=30, message=lambda: f"not delivered\n{worker.log()}")
+    call_command("dispatch_outbox")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "2 outbox messages handed over.",
+        "0 outbox messages handed over.",
+    ]
+    assert_followed_up_once(order)

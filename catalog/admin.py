@@ -88,6 +88,8 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["parent"]
+    # Explicit: the product count's GROUP BY drops the model's default ordering.
+    ordering = ["position", "name"]
     list_per_page = 500
 
     def get_changelist(self, request, **kwargs):

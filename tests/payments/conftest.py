@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -300,6 +301,18 @@ def point_celery_at(app, *, broker_url, result_backend):
     app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
+
+
+@contextmanager
+def broker_unreachable(app):
+    """This process's broker and result backend point at a port where nothing listens."""
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    saved = app.conf.broker_url, app.conf.result_backend
+    point_celery_at(app, broker_url=nowhere, result_backend=nowhere)
+    try:
+        yield
+    finally:
+        point_celery_at(app, broker_url=saved[0], result_backend=saved[1])
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ see the same database and broker as the test.
 """
 
 import time
-from contextlib import contextmanager
 
 import psycopg2
 import pytest
@@ -18,7 +17,7 @@ from payments.models import Payment, WebhookEvent
 from shop import outbox
 from shop.celery import app
 
-from .conftest import free_port, point_celery_at, stripe_event, wait_until
+from .conftest import broker_unreachable, stripe_event, wait_until
 from .factories import CardOrderFactory, intent_dict, pay_intent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -81,18 +80,6 @@ class RowLock:
         self.connection.close()
 
 
-@contextmanager
-def redis_down():
-    """This process's broker and result backend point at a port where nothing listens."""
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    saved = app.conf.broker_url, app.conf.result_backend
-    point_celery_at(app, broker_url=nowhere, result_backend=nowhere)
-    try:
-        yield
-    finally:
-        point_celery_at(app, broker_url=saved[0], result_backend=saved[1])
-
-
 def test_webhook_task_killed_with_its_worker_is_redelivered_and_pays_once(
     stripe_settings, post_stripe_event, celery_worker_process
 ):
@@ -143,7 +130,7 @@ def test_webhook_received_while_redis_is_down_is_processed_once_redis_is_back(
     order = CardOrderFactory()
     payment, intent = paid_at_stripe(order)
 
-    with redis_down():
+    with broker_unreachable(app):
         response = post_stripe_event(stripe_event("payment_intent.succeeded", intent))
 
     assert response.status_code == 200

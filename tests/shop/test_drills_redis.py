@@ -8,7 +8,6 @@ signed in and guest carts still hold their items.
 """
 
 import shutil
-import socket
 import subprocess
 import time
 from decimal import Decimal
@@ -25,6 +24,7 @@ from shop.celery import app as celery_app
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.conftest import skip_or_fail
 from tests.orders.factories import stocked_variant
+from tests.payments.conftest import free_port
 from tests.shipping.factories import ShippingMethodFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,12 +33,6 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 START_TIMEOUT = 5
 # How long the shop leaves the stopped Redis alone after a failure; short to keep the drill short.
 RETRY_AFTER = 0.5
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis:

@@ -7,7 +7,6 @@ of the order done exactly once: one confirmation in the email log, one payment o
 
 import os
 import time
-from contextlib import contextmanager
 
 import psycopg2
 import pytest
@@ -23,9 +22,8 @@ from shop.celery import app
 from shop.models import OutboxMessage, SentEmail
 from tests.orders.factories import CartLineFactory, place, stocked_variant
 from tests.payments.conftest import (  # noqa: F401 (the worker fixture)
+    broker_unreachable,
     celery_worker_process,
-    free_port,
-    point_celery_at,
     wait_until,
 )
 from tests.shipping.factories import ShippingMethodFactory
@@ -39,18 +37,6 @@ VISIBILITY_TIMEOUT = 1
 @pytest.fixture
 def worker(request):
     return request.getfixturevalue("celery_worker_process")
-
-
-@contextmanager
-def broker_unreachable():
-    """This process's broker and result backend point at a port where nothing listens."""
-    nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    saved = app.conf.broker_url, app.conf.result_backend
-    point_celery_at(app, broker_url=nowhere, result_backend=nowhere)
-    try:
-        yield
-    finally:
-        point_celery_at(app, broker_url=saved[0], result_backend=saved[1])
 
 
 class UncommittedSentEmail:
@@ -112,7 +98,7 @@ def assert_followed_up_once(order):
 
 
 def test_a_task_killed_with_its_worker_is_redelivered_and_done_once(worker):
-    with broker_unreachable():
+    with broker_unreachable(app):
         order = placed_order()
     key = f"order:{order.pk}:placed"
 
@@ -163,7 +149,7 @@ def test_messages_lost_with_a_flushed_broker_are_handed_over_again_and_done_once
 def test_an_order_placed_while_the_broker_is_unreachable_is_followed_up_once_it_is_back(
     worker, capsys
 ):
-    with broker_unreachable():
+    with broker_unreachable(app):
         order = placed_order()
 
     assert Order.objects.filter(pk=order.pk).exists()

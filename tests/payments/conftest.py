@@ -19,12 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg2
 import pytest
 import requests
 import stripe
 from django.conf import settings as django_settings
 from django.db import connection
 from django.urls import reverse
+from psycopg2 import sql
 
 from tests.conftest import skip_or_fail
 
@@ -301,6 +303,48 @@ def point_celery_at(app, *, broker_url, result_backend):
     app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)
+
+
+class HeldTransaction:
+    """A statement run by a connection of its own in a transaction left open, as a slow
+    transaction would hold its locks: a row locked FOR UPDATE, a unique key inserted."""
+
+    def __init__(self, statement, params=()):
+        db = connection.settings_dict
+        self.connection = psycopg2.connect(
+            dbname=db["NAME"],
+            user=db["USER"],
+            password=db["PASSWORD"],
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(statement, list(params))
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pid = cursor.fetchone()[0]
+
+    def waiters(self):
+        """The database sessions waiting for this transaction.
+
+        Asked on the test's own connection: within the held transaction pg_stat_activity
+        would keep answering from the snapshot it took first.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [self.pid],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def release(self):
+        self.connection.rollback()
+        self.connection.close()
+
+
+def row_lock(table, pk):
+    """The row held FOR UPDATE by a transaction of its own."""
+    query = sql.SQL("SELECT id FROM {} WHERE id = %s FOR UPDATE").format(sql.Identifier(table))
+    return HeldTransaction(query, [pk])
 
 
 @contextmanager

@@ -6,10 +6,7 @@ see the same database and broker as the test.
 
 import time
 
-import psycopg2
 import pytest
-from django.db import connection
-from psycopg2 import sql
 
 from orders.models import Order, OrderEvent
 from payments import services
@@ -17,7 +14,7 @@ from payments.models import Payment, WebhookEvent
 from shop import outbox
 from shop.celery import app
 
-from .conftest import broker_unreachable, stripe_event, wait_until
+from .conftest import broker_unreachable, row_lock, stripe_event, wait_until
 from .factories import CardOrderFactory, intent_dict, pay_intent
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -42,44 +39,6 @@ def times_marked_paid(order):
     return OrderEvent.objects.filter(order=order, to_status=Order.Status.PAID).count()
 
 
-class RowLock:
-    """A row held FOR UPDATE by a connection of its own, as a slow transaction would hold it."""
-
-    def __init__(self, table, pk):
-        db = connection.settings_dict
-        self.connection = psycopg2.connect(
-            dbname=db["NAME"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-        )
-        with self.connection.cursor() as cursor:
-            query = sql.SQL("SELECT id FROM {} WHERE id = %s FOR UPDATE").format(
-                sql.Identifier(table)
-            )
-            cursor.execute(query, [pk])
-            cursor.execute("SELECT pg_backend_pid()")
-            self.pid = cursor.fetchone()[0]
-
-    def waiters(self):
-        """The database sessions waiting for this lock.
-
-        Asked on the test's own connection: within the lock's transaction pg_stat_activity
-        would keep answering from the snapshot it took first.
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [self.pid],
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    def release(self):
-        self.connection.rollback()
-        self.connection.close()
-
-
 def test_webhook_task_killed_with_its_worker_is_redelivered_and_pays_once(
     stripe_settings, post_stripe_event, celery_worker_process
 ):
@@ -88,7 +47,7 @@ def test_webhook_task_killed_with_its_worker_is_redelivered_and_pays_once(
     payment, intent = paid_at_stripe(order)
 
     # The payment row is held, so the task stops halfway: event row locked, nothing written.
-    lock = RowLock(Payment._meta.db_table, payment.pk)
+    lock = row_lock(Payment._meta.db_table, payment.pk)
     try:
         assert (
             post_stripe_event(stripe_event("payment_intent.succeeded", intent)).status_code == 200

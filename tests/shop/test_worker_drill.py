@@ -8,11 +8,9 @@ of the order done exactly once: one confirmation in the email log, one payment o
 import os
 import time
 
-import psycopg2
 import pytest
 import redis
 from django.core.management import call_command
-from django.db import connection
 from psycopg2 import sql
 
 from orders.models import Order
@@ -22,6 +20,7 @@ from shop.celery import app
 from shop.models import OutboxMessage, SentEmail
 from tests.orders.factories import CartLineFactory, place, stocked_variant
 from tests.payments.conftest import (  # noqa: F401 (the worker fixture)
+    HeldTransaction,
     broker_unreachable,
     celery_worker_process,
     wait_until,
@@ -39,42 +38,17 @@ def worker(request):
     return request.getfixturevalue("celery_worker_process")
 
 
-class UncommittedSentEmail:
+def uncommitted_sent_email(key):
     """A log row for `key` inserted by a transaction of its own that has not committed yet.
 
     A task sending the same email stops at the unique key, waiting for this transaction:
     halfway through, holding its message unacknowledged, as a slow mail server would hold it.
     """
-
-    def __init__(self, key):
-        db = connection.settings_dict
-        self.connection = psycopg2.connect(
-            dbname=db["NAME"],
-            user=db["USER"],
-            password=db["PASSWORD"],
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-        )
-        with self.connection.cursor() as cursor:
-            query = sql.SQL(
-                "INSERT INTO {} (key, recipient, subject, sent_at) "
-                "VALUES (%s, 'held@example.com', 'held', now())"
-            ).format(sql.Identifier(SentEmail._meta.db_table))
-            cursor.execute(query, [key])
-            cursor.execute("SELECT pg_backend_pid()")
-            self.pid = cursor.fetchone()[0]
-
-    def waiters(self):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [self.pid],
-            )
-            return [row[0] for row in cursor.fetchall()]
-
-    def release(self):
-        self.connection.rollback()
-        self.connection.close()
+    query = sql.SQL(
+        "INSERT INTO {} (key, recipient, subject, sent_at) "
+        "VALUES (%s, 'held@example.com', 'held', now())"
+    ).format(sql.Identifier(SentEmail._meta.db_table))
+    return HeldTransaction(query, [key])
 
 
 def placed_order():
@@ -103,7 +77,7 @@ def test_a_task_killed_with_its_worker_is_redelivered_and_done_once(worker):
     key = f"order:{order.pk}:placed"
 
     # The confirmation's log row is held, so the task stops halfway; then the worker dies.
-    held = UncommittedSentEmail(key)
+    held = uncommitted_sent_email(key)
     try:
         assert outbox.dispatch() == 2
         wait_until(
